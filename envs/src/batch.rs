@@ -1,0 +1,213 @@
+//! `EnvBatch`: N copies of one env stepped together on a device, with Gymnasium's TimeLimit and same-step
+//! autoreset.
+//!
+//! | after `step`, env i   | `terminated` | `truncated` | `obs`                  | `final_obs`       | reward           |
+//! |-----------------------|--------------|-------------|------------------------|-------------------|------------------|
+//! | episode goes on       | false        | false       | next observation       | unchanged         | of the step      |
+//! | terminal state        | true         | either      | first obs of new episode | last observation | of the step      |
+//! | time limit reached    | false        | true        | first obs of new episode | last observation | of the step      |
+//!
+//! Truncation is `elapsed_steps >= max_episode_steps` after the step, as Gymnasium's `TimeLimit` has it, so a step
+//! can be both terminated and truncated. Learners bootstrap from `final_obs` where `truncated && !terminated`.
+//! With autoreset off (`set_autoreset(false)`), done envs keep their final state and observation.
+
+use crate::device::{Backend, Device, DeviceBuffer};
+use crate::env::EnvSpec;
+use crate::error::{Error, Result};
+
+/// A named per-env buffer of the batch, for reading back to the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// f32 `[N, state_dim]`.
+    State,
+    /// f32 `[N, obs_dim]`.
+    Obs,
+    /// f32 `[N, obs_dim]`, valid where the last step ended an episode.
+    FinalObs,
+    /// f32 `[N]`.
+    Reward,
+    /// u32 `[N]`, 0 or 1.
+    Terminated,
+    /// u32 `[N]`, 0 or 1.
+    Truncated,
+    /// u32 `[N]`: steps of the running episode.
+    Elapsed,
+    /// f32 `[N]`: return of the running episode.
+    EpisodeReturn,
+    /// u32 `[N]`: length of the running episode.
+    EpisodeLength,
+    /// u32 `[N]`: episodes finished since the last `take_episode_stats`.
+    DoneCount,
+    /// f32 `[N]`: sum of the returns of those episodes.
+    DoneReturn,
+    /// u32 `[N]`: sum of the lengths of those episodes.
+    DoneLength,
+    /// u32 `[N]`: the env's random-draw counter.
+    RngCounter,
+}
+
+/// Finished episodes since the last `take_episode_stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct EpisodeStats {
+    pub episodes: u64,
+    pub return_mean: f64,
+    pub length_mean: f64,
+}
+
+/// The per-backend half of a batch. Words are 4-byte values (`u32`, or f32 bits).
+pub(crate) trait BatchKernel: Send {
+    fn reset(&mut self, seed: u64) -> Result<()>;
+    fn step(&mut self, actions: &DeviceBuffer) -> Result<()>;
+    fn step_random(&mut self, steps: u32) -> Result<()>;
+    fn set_autoreset(&mut self, on: bool) -> Result<()>;
+    fn set_state(&mut self, state: &[f32], elapsed: &[u32]) -> Result<()>;
+    fn read(&self, field: Field) -> Result<Vec<u32>>;
+    /// Zeroes the finished-episode sums.
+    fn clear_done_stats(&mut self) -> Result<()>;
+    /// Bit 0: an invalid action was passed to `step` since the last reset.
+    fn status(&self) -> Result<u32>;
+}
+
+/// N environments of one id on one device.
+pub struct EnvBatch {
+    spec: EnvSpec,
+    num_envs: usize,
+    device: Device,
+    kernel: Box<dyn BatchKernel>,
+}
+
+impl EnvBatch {
+    pub(crate) fn new(spec: EnvSpec, num_envs: usize, device: Device, kernel: Box<dyn BatchKernel>) -> Self {
+        Self { spec, num_envs, device, kernel }
+    }
+
+    pub fn spec(&self) -> &EnvSpec {
+        &self.spec
+    }
+
+    pub fn num_envs(&self) -> usize {
+        self.num_envs
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Resets every env; env i draws from the stream keyed by `(seed, i)`.
+    pub fn reset(&mut self, seed: u64) -> Result<()> {
+        self.kernel.reset(seed)
+    }
+
+    /// Steps every env with `actions` (a device buffer on this batch's device: `u32 [N]` for Discrete,
+    /// `f32 [N, action_dim]` for Box). No host transfer happens.
+    ///
+    /// An invalid discrete action is an error: on the CPU before anything is stepped; on a GPU the kernel leaves
+    /// that env unchanged and flags it, and the error is reported by the next `check` or host read.
+    pub fn step(&mut self, actions: &DeviceBuffer) -> Result<()> {
+        if actions.backend() != self.device.backend() {
+            return Err(Error::Shape(format!(
+                "actions live on {}, the batch on {}",
+                actions.backend(),
+                self.device.backend()
+            )));
+        }
+        let want = self.num_envs * self.spec.action_dim();
+        if actions.len() != want {
+            return Err(Error::Shape(format!(
+                "{} expects {want} action values ({} envs × {}), got {}",
+                self.spec.id,
+                self.num_envs,
+                self.spec.action_dim(),
+                actions.len()
+            )));
+        }
+        self.kernel.step(actions)
+    }
+
+    /// `steps` steps with uniformly random actions drawn on the device (one launch on GPUs).
+    pub fn step_random(&mut self, steps: u32) -> Result<()> {
+        self.kernel.step_random(steps)
+    }
+
+    /// Turns same-step autoreset on (the default) or off.
+    pub fn set_autoreset(&mut self, on: bool) -> Result<()> {
+        self.kernel.set_autoreset(on)
+    }
+
+    /// Overwrites every env's internal state (`[N, state_dim]`, Gymnasium's `env.unwrapped.state`) and elapsed
+    /// step count, as trace replay needs.
+    pub fn set_state(&mut self, state: &[f32], elapsed: &[u32]) -> Result<()> {
+        let want = self.num_envs * self.spec.state_dim;
+        if state.len() != want || elapsed.len() != self.num_envs {
+            return Err(Error::Shape(format!(
+                "set_state expects {want} state values and {} elapsed counts, got {} and {}",
+                self.num_envs,
+                state.len(),
+                elapsed.len()
+            )));
+        }
+        self.kernel.set_state(state, elapsed)
+    }
+
+    /// Fails if an invalid action was passed to `step` since the last reset.
+    pub fn check(&self) -> Result<()> {
+        if self.kernel.status()? & 1 != 0 {
+            let n = match self.spec.action_space {
+                crate::spaces::Space::Discrete { n } => n,
+                _ => 0,
+            };
+            return Err(Error::InvalidAction(format!(
+                "an action outside Discrete({n}) was passed to {}; those envs were not stepped",
+                self.spec.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies a per-env buffer to the host as 4-byte words.
+    pub fn read(&self, field: Field) -> Result<Vec<u32>> {
+        self.check()?;
+        self.kernel.read(field)
+    }
+
+    /// Copies an f32 buffer (`State`, `Obs`, `FinalObs`, `Reward`, `EpisodeReturn`, `DoneReturn`) to the host.
+    pub fn read_f32(&self, field: Field) -> Result<Vec<f32>> {
+        Ok(self.read(field)?.into_iter().map(f32::from_bits).collect())
+    }
+
+    /// Copies a flag buffer (`Terminated`, `Truncated`) to the host.
+    pub fn read_bool(&self, field: Field) -> Result<Vec<bool>> {
+        Ok(self.read(field)?.into_iter().map(|w| w != 0).collect())
+    }
+
+    /// Summary of the episodes finished since the last call; the sums are reset.
+    pub fn take_episode_stats(&mut self) -> Result<EpisodeStats> {
+        let count: u64 = self.read(Field::DoneCount)?.iter().map(|&c| c as u64).sum();
+        let ret: f64 = self.read_f32(Field::DoneReturn)?.iter().map(|&r| r as f64).sum();
+        let len: u64 = self.read(Field::DoneLength)?.iter().map(|&l| l as u64).sum();
+        self.kernel.clear_done_stats()?;
+        if count == 0 {
+            return Ok(EpisodeStats::default());
+        }
+        Ok(EpisodeStats {
+            episodes: count,
+            return_mean: ret / count as f64,
+            length_mean: len as f64 / count as f64,
+        })
+    }
+
+    /// Blocks until the device has finished the queued work.
+    pub fn sync(&self) -> Result<()> {
+        self.device.sync()
+    }
+
+    /// Uploads host actions into a device buffer for `step` (u32 words; f32 actions as their bits).
+    pub fn upload_actions(&self, words: &[u32]) -> Result<DeviceBuffer> {
+        self.device.upload("actions", words)
+    }
+
+    /// The backend the batch runs on.
+    pub fn backend(&self) -> Backend {
+        self.device.backend()
+    }
+}

@@ -1,0 +1,238 @@
+//! The device layer: where batches live (CPU, a wgpu adapter, a CUDA GPU), typed buffers on it, and the
+//! host↔device byte counters that prove nothing crosses inside a step.
+//!
+//! A backend that is not compiled in, or has no hardware here, is an [`Error::Backend`] with the reason.
+
+use crate::error::{Error, Result};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+#[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
+
+/// Which kind of device a batch runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Rust on the host's cores (rayon over chunks of envs).
+    Cpu,
+    /// WGSL compute shaders on any wgpu adapter (Vulkan, Metal, DX12).
+    Wgpu,
+    /// CUDA C compiled at run time by NVRTC, on an NVIDIA GPU.
+    Cuda,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 3] = [Backend::Cpu, Backend::Wgpu, Backend::Cuda];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Backend::Cpu),
+            "wgpu" => Ok(Backend::Wgpu),
+            "cuda" => Ok(Backend::Cuda),
+            other => Err(Error::Backend(format!("unknown backend `{other}` (expected cpu, wgpu or cuda)"))),
+        }
+    }
+}
+
+/// Bytes moved between host and device, counted at every upload and download.
+#[derive(Debug, Default)]
+pub struct TransferCounter {
+    to_device: AtomicU64,
+    to_host: AtomicU64,
+}
+
+impl TransferCounter {
+    pub fn add_to_device(&self, bytes: usize) {
+        self.to_device.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    pub fn add_to_host(&self, bytes: usize) {
+        self.to_host.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    /// `(host→device, device→host)` bytes so far.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.to_device.load(Ordering::Relaxed), self.to_host.load(Ordering::Relaxed))
+    }
+}
+
+/// A handle to one device. Cheap to clone; clones share the device, its queue and its counters.
+#[derive(Clone)]
+pub enum Device {
+    Cpu,
+    #[cfg(feature = "wgpu")]
+    Wgpu(Arc<wgpu::WgpuContext>),
+    #[cfg(feature = "cuda")]
+    Cuda(Arc<cuda::CudaContext>),
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Device({})", self.describe())
+    }
+}
+
+impl Device {
+    /// Opens the first device of `backend`.
+    pub fn new(backend: Backend) -> Result<Device> {
+        match backend {
+            Backend::Cpu => Ok(Device::Cpu),
+            Backend::Wgpu => Self::wgpu(),
+            Backend::Cuda => Self::cuda(0),
+        }
+    }
+
+    /// The default wgpu adapter (a hardware one where present; `WGPU_BACKEND`/`WGPU_ADAPTER_NAME` choose).
+    pub fn wgpu() -> Result<Device> {
+        #[cfg(feature = "wgpu")]
+        {
+            Ok(Device::Wgpu(Arc::new(wgpu::WgpuContext::new()?)))
+        }
+        #[cfg(not(feature = "wgpu"))]
+        {
+            Err(Error::Backend("this build of Myriad was compiled without the `wgpu` feature".into()))
+        }
+    }
+
+    /// CUDA device `ordinal`; needs an NVIDIA driver (libcuda) and NVRTC at run time, no toolkit at build time.
+    pub fn cuda(ordinal: usize) -> Result<Device> {
+        #[cfg(feature = "cuda")]
+        {
+            Ok(Device::Cuda(Arc::new(cuda::CudaContext::new(ordinal)?)))
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            let _ = ordinal;
+            Err(Error::Backend(
+                "this build of Myriad was compiled without the `cuda` feature (rebuild with `--features cuda`)"
+                    .into(),
+            ))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Device::Cpu => Backend::Cpu,
+            #[cfg(feature = "wgpu")]
+            Device::Wgpu(_) => Backend::Wgpu,
+            #[cfg(feature = "cuda")]
+            Device::Cuda(_) => Backend::Cuda,
+        }
+    }
+
+    /// A line naming the device, e.g. `wgpu: llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Device::Cpu => format!("cpu: {} threads", rayon::current_num_threads()),
+            #[cfg(feature = "wgpu")]
+            Device::Wgpu(ctx) => format!("wgpu: {}", ctx.describe()),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ctx) => format!("cuda: {}", ctx.describe()),
+        }
+    }
+
+    /// Blocks until all work queued on the device has finished.
+    pub fn sync(&self) -> Result<()> {
+        match self {
+            Device::Cpu => Ok(()),
+            #[cfg(feature = "wgpu")]
+            Device::Wgpu(ctx) => ctx.sync(),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ctx) => ctx.sync(),
+        }
+    }
+
+    /// `(host→device, device→host)` bytes moved so far on this device (always zero on the CPU).
+    pub fn transfers(&self) -> (u64, u64) {
+        match self {
+            Device::Cpu => (0, 0),
+            #[cfg(feature = "wgpu")]
+            Device::Wgpu(ctx) => ctx.counter.totals(),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ctx) => ctx.counter.totals(),
+        }
+    }
+
+    /// A device buffer holding `words` (4-byte values: `u32`, `i32` or `f32` bits).
+    pub fn upload(&self, label: &str, words: &[u32]) -> Result<DeviceBuffer> {
+        let inner = match self {
+            Device::Cpu => BufferInner::Cpu(words.to_vec()),
+            #[cfg(feature = "wgpu")]
+            Device::Wgpu(ctx) => BufferInner::Wgpu(ctx.storage_buffer(label, words)),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ctx) => BufferInner::Cuda(ctx.upload(words)?),
+        };
+        let _ = label;
+        Ok(DeviceBuffer { inner, len: words.len() })
+    }
+
+    /// A device buffer of f32 values.
+    pub fn upload_f32(&self, label: &str, values: &[f32]) -> Result<DeviceBuffer> {
+        self.upload(label, bytemuck::cast_slice(values))
+    }
+}
+
+/// A buffer of 4-byte words on a device. Its length is fixed at creation.
+pub struct DeviceBuffer {
+    pub(crate) inner: BufferInner,
+    len: usize,
+}
+
+pub(crate) enum BufferInner {
+    Cpu(Vec<u32>),
+    #[cfg(feature = "wgpu")]
+    Wgpu(::wgpu::Buffer),
+    #[cfg(feature = "cuda")]
+    Cuda(cudarc::driver::CudaSlice<u32>),
+}
+
+impl DeviceBuffer {
+    /// Number of 4-byte words.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The backend the buffer lives on.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            BufferInner::Cpu(_) => Backend::Cpu,
+            #[cfg(feature = "wgpu")]
+            BufferInner::Wgpu(_) => Backend::Wgpu,
+            #[cfg(feature = "cuda")]
+            BufferInner::Cuda(_) => Backend::Cuda,
+        }
+    }
+
+    /// The underlying wgpu buffer, for binding it in other kernels (burn, learners).
+    #[cfg(feature = "wgpu")]
+    pub fn wgpu_buffer(&self) -> Option<&::wgpu::Buffer> {
+        match &self.inner {
+            BufferInner::Wgpu(b) => Some(b),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! The wgpu backend: a device and queue on one adapter, compute pipelines built once per env and cached, and
+//! `WgpuBatch`, which keeps every buffer of a batch on the device and steps it with `batch_step.wgsl`.
+
+use super::TransferCounter;
+use crate::batch::{BatchKernel, Field};
+use crate::device::{BufferInner, DeviceBuffer};
+use crate::env::{Env, EnvSpec};
+use crate::error::{Error, Result};
+use bytemuck::{Pod, Zeroable};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+const RNG_WGSL: &str = include_str!("rng.wgsl");
+const BATCH_STEP_WGSL: &str = include_str!("batch_step.wgsl");
+/// Threads per workgroup in every batch kernel (`@workgroup_size(64)`).
+const WORKGROUP: u32 = 64;
+/// The largest workgroup count of one grid dimension.
+const MAX_GROUPS_X: u32 = 65_535;
+
+/// One wgpu adapter opened for compute.
+pub struct WgpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    pipelines: Mutex<HashMap<String, Arc<BatchPipelines>>>,
+    pub(crate) counter: TransferCounter,
+}
+
+/// The compiled entry points of one env's batch module.
+struct BatchPipelines {
+    layout: wgpu::BindGroupLayout,
+    step: wgpu::ComputePipeline,
+    step_random: wgpu::ComputePipeline,
+    reset: wgpu::ComputePipeline,
+}
+
+impl WgpuContext {
+    /// Opens the default adapter (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF` select another).
+    pub fn new() -> Result<Self> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::from_env().unwrap_or(wgpu::PowerPreference::HighPerformance),
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            apply_limit_buckets: false,
+        }))
+        .map_err(|e| {
+            Error::Backend(format!(
+                "no wgpu adapter found ({e}); install a Vulkan, Metal or DX12 driver (on Linux without a GPU, \
+                 Mesa's software Vulkan: `apt-get install mesa-vulkan-drivers`)"
+            ))
+        })?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        if limits.max_storage_buffers_per_shader_stage < 7 {
+            return Err(Error::Backend(format!(
+                "wgpu adapter {} allows {} storage buffers per stage; Myriad needs 7",
+                info.name, limits.max_storage_buffers_per_shader_stage
+            )));
+        }
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("myriad"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits,
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::Backend(format!("cannot open wgpu device on {}: {e}", info.name)))?;
+        Ok(Self { device, queue, info, pipelines: Mutex::new(HashMap::new()), counter: TransferCounter::default() })
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+
+    pub fn sync(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Device(format!("wgpu poll failed: {e}")))
+    }
+
+    /// A storage buffer initialised with `words` (counted as host→device bytes).
+    pub fn storage_buffer(&self, label: &str, words: &[u32]) -> wgpu::Buffer {
+        self.counter.add_to_device(words.len() * 4);
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(words),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
+    fn zeroed(&self, label: &str, words: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (words.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    fn uniform(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        self.counter.add_to_device(bytes.len());
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytes,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
+    fn write(&self, buffer: &wgpu::Buffer, offset_words: usize, bytes: &[u8]) {
+        self.counter.add_to_device(bytes.len());
+        self.queue.write_buffer(buffer, (offset_words * 4) as u64, bytes);
+    }
+
+    /// Copies `words` 4-byte values starting at word `offset` of `buffer` to the host.
+    pub fn read(&self, buffer: &wgpu::Buffer, offset: usize, words: usize) -> Result<Vec<u32>> {
+        let size = (words * 4) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("myriad read-back"),
+            size: size.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read") });
+        encoder.copy_buffer_to_buffer(buffer, (offset * 4) as u64, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+        let slice = staging.slice(..size);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.sync()?;
+        rx.recv()
+            .map_err(|_| Error::Device("wgpu read-back was dropped".into()))?
+            .map_err(|e| Error::Device(format!("wgpu read-back failed: {e}")))?;
+        let view = slice.get_mapped_range().map_err(|e| Error::Device(format!("wgpu read-back failed: {e}")))?;
+        let out = bytemuck::cast_slice(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        self.counter.add_to_host(words * 4);
+        Ok(out)
+    }
+
+    /// The batch pipelines of env `E`, compiled on first use.
+    fn batch_pipelines<E: Env>(&self) -> Result<Arc<BatchPipelines>> {
+        let name = std::any::type_name::<E>();
+        let mut cache = self.pipelines.lock().expect("pipeline cache poisoned");
+        if let Some(p) = cache.get(name) {
+            return Ok(p.clone());
+        }
+        let source = format!("{RNG_WGSL}\n{}\n{BATCH_STEP_WGSL}", E::WGSL);
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let uniform = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let storage = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: false },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let mut entries = vec![uniform(0), uniform(1)];
+        entries.extend((2..=8).map(storage));
+        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(name),
+            entries: &entries,
+        });
+        let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |entry: &str| {
+            self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&format!("{name}::{entry}")),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let pipelines = BatchPipelines {
+            step: pipeline("step"),
+            step_random: pipeline("step_random"),
+            reset: pipeline("reset"),
+            layout,
+        };
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(Error::Device(format!("building the WGSL kernels of {name}: {err}")));
+        }
+        let pipelines = Arc::new(pipelines);
+        cache.insert(name.to_string(), pipelines.clone());
+        Ok(pipelines)
+    }
+}
+
+/// `batch_step.wgsl`'s `BatchParams` uniform, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+struct BatchParams {
+    num_envs: u32,
+    max_steps: u32,
+    autoreset: u32,
+    steps: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    _pad: [u32; 2],
+}
+const _: () = assert!(std::mem::size_of::<BatchParams>() == 32);
+
+/// Rows of the `floats` and `ints` buffers (see `batch_step.wgsl`).
+const FLOAT_ROWS: usize = 3;
+const INT_ROWS: usize = 9;
+
+pub(crate) struct WgpuBatch {
+    ctx: Arc<WgpuContext>,
+    pipelines: Arc<BatchPipelines>,
+    params: BatchParams,
+    n: usize,
+    state_dim: usize,
+    obs_dim: usize,
+    batch_uniform: wgpu::Buffer,
+    state: wgpu::Buffer,
+    obs: wgpu::Buffer,
+    final_obs: wgpu::Buffer,
+    floats: wgpu::Buffer,
+    ints: wgpu::Buffer,
+    actions: wgpu::Buffer,
+    status: wgpu::Buffer,
+    _env_uniform: wgpu::Buffer,
+    /// Bind groups over the batch's own action buffer and over the last user action buffer.
+    own_group: wgpu::BindGroup,
+}
+
+impl WgpuBatch {
+    pub(crate) fn new<E: Env>(ctx: &Arc<WgpuContext>, params: &E::Params, spec: &EnvSpec, n: usize) -> Result<Self> {
+        let pipelines = ctx.batch_pipelines::<E>()?;
+        let (sd, od) = (spec.state_dim, spec.obs_dim());
+        let max_words = (ctx.device.limits().max_storage_buffer_binding_size / 4) as usize;
+        let widest = (n * sd.max(od).max(INT_ROWS)) as u64;
+        if widest > max_words as u64 {
+            return Err(Error::Shape(format!(
+                "{n} envs of {} need {} bytes in one buffer; this adapter binds at most {}",
+                spec.id,
+                widest * 4,
+                max_words * 4
+            )));
+        }
+        let batch = BatchParams {
+            num_envs: n as u32,
+            max_steps: spec.max_episode_steps,
+            autoreset: 1,
+            ..Default::default()
+        };
+        let batch_uniform = ctx.uniform("batch params", bytemuck::bytes_of(&batch));
+        let env_uniform = ctx.uniform("env params", bytemuck::bytes_of(params));
+        let state = ctx.zeroed("state", n * sd);
+        let obs = ctx.zeroed("obs", n * od);
+        let final_obs = ctx.zeroed("final_obs", n * od);
+        let floats = ctx.zeroed("floats", n * FLOAT_ROWS);
+        let ints = ctx.zeroed("ints", n * INT_ROWS);
+        let actions = ctx.zeroed("actions", n * spec.action_dim());
+        let status = ctx.zeroed("status", 1);
+        let own_group = bind_group(
+            &ctx.device,
+            &pipelines.layout,
+            [&batch_uniform, &env_uniform, &state, &obs, &final_obs, &floats, &ints, &actions, &status],
+        );
+        Ok(Self {
+            ctx: ctx.clone(),
+            pipelines,
+            params: batch,
+            n,
+            state_dim: sd,
+            obs_dim: od,
+            batch_uniform,
+            state,
+            obs,
+            final_obs,
+            floats,
+            ints,
+            actions,
+            status,
+            _env_uniform: env_uniform,
+            own_group,
+        })
+    }
+
+    fn write_params(&mut self) {
+        self.ctx.write(&self.batch_uniform, 0, bytemuck::bytes_of(&self.params));
+    }
+
+    fn dispatch(&self, pipeline: &wgpu::ComputePipeline, group: &wgpu::BindGroup) {
+        let groups = (self.n as u32).div_ceil(WORKGROUP);
+        let (x, y) = if groups <= MAX_GROUPS_X { (groups, 1) } else { (MAX_GROUPS_X, groups.div_ceil(MAX_GROUPS_X)) };
+        let mut encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("batch") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("batch"), timestamp_writes: None });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        self.ctx.queue.submit([encoder.finish()]);
+    }
+
+    fn field_range(&self, field: Field) -> (&wgpu::Buffer, usize, usize) {
+        let n = self.n;
+        let int_row = |row: usize| (&self.ints, row * n, n);
+        let float_row = |row: usize| (&self.floats, row * n, n);
+        match field {
+            Field::State => (&self.state, 0, n * self.state_dim),
+            Field::Obs => (&self.obs, 0, n * self.obs_dim),
+            Field::FinalObs => (&self.final_obs, 0, n * self.obs_dim),
+            Field::Reward => float_row(0),
+            Field::EpisodeReturn => float_row(1),
+            Field::DoneReturn => float_row(2),
+            Field::Terminated => int_row(0),
+            Field::Truncated => int_row(1),
+            Field::Elapsed => int_row(2),
+            Field::RngCounter => int_row(4),
+            Field::EpisodeLength => int_row(5),
+            Field::DoneCount => int_row(6),
+            Field::DoneLength => int_row(7),
+        }
+    }
+}
+
+fn bind_group(device: &wgpu::Device, layout: &wgpu::BindGroupLayout, buffers: [&wgpu::Buffer; 9]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("batch"), layout, entries: &entries })
+}
+
+impl BatchKernel for WgpuBatch {
+    fn reset(&mut self, seed: u64) -> Result<()> {
+        self.params.seed_lo = seed as u32;
+        self.params.seed_hi = (seed >> 32) as u32;
+        self.write_params();
+        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("reset") });
+        encoder.clear_buffer(&self.status, 0, None);
+        encoder.clear_buffer(&self.final_obs, 0, None);
+        self.ctx.queue.submit([encoder.finish()]);
+        self.dispatch(&self.pipelines.reset, &self.own_group);
+        Ok(())
+    }
+
+    fn step(&mut self, actions: &DeviceBuffer) -> Result<()> {
+        let BufferInner::Wgpu(buffer) = &actions.inner else {
+            return Err(Error::Shape("actions are not a wgpu buffer".into()));
+        };
+        // The step reads the batch's own action buffer; a device-side copy keeps one cached bind group.
+        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("actions") });
+        encoder.copy_buffer_to_buffer(buffer, 0, &self.actions, 0, (actions.len() * 4) as u64);
+        self.ctx.queue.submit([encoder.finish()]);
+        self.dispatch(&self.pipelines.step, &self.own_group);
+        Ok(())
+    }
+
+    fn step_random(&mut self, steps: u32) -> Result<()> {
+        if self.params.steps != steps {
+            self.params.steps = steps;
+            self.write_params();
+        }
+        self.dispatch(&self.pipelines.step_random, &self.own_group);
+        Ok(())
+    }
+
+    fn set_autoreset(&mut self, on: bool) -> Result<()> {
+        self.params.autoreset = on as u32;
+        self.write_params();
+        Ok(())
+    }
+
+    fn set_state(&mut self, state: &[f32], elapsed: &[u32]) -> Result<()> {
+        self.ctx.write(&self.state, 0, bytemuck::cast_slice(state));
+        self.ctx.write(&self.ints, 2 * self.n, bytemuck::cast_slice(elapsed));
+        Ok(())
+    }
+
+    fn read(&self, field: Field) -> Result<Vec<u32>> {
+        let (buffer, offset, words) = self.field_range(field);
+        self.ctx.read(buffer, offset, words)
+    }
+
+    fn clear_done_stats(&mut self) -> Result<()> {
+        let n = self.n as u64 * 4;
+        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("clear") });
+        encoder.clear_buffer(&self.floats, 2 * n, Some(n));
+        encoder.clear_buffer(&self.ints, 6 * n, Some(2 * n));
+        self.ctx.queue.submit([encoder.finish()]);
+        Ok(())
+    }
+
+    fn status(&self) -> Result<u32> {
+        Ok(self.ctx.read(&self.status, 0, 1)?[0])
+    }
+}

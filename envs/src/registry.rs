@@ -1,0 +1,126 @@
+//! The registry: Gymnasium ids to env families, and `make`.
+
+use crate::batch::{BatchKernel, EnvBatch};
+use crate::classic_control::CartPole;
+use crate::classic_control::{MountainCar, MountainCarContinuous};
+use crate::toy_text::FrozenLake;
+use crate::classic_control::{Acrobot, Pendulum};
+use crate::config::EnvConfig;
+use crate::cpu::CpuBatch;
+use crate::device::Device;
+use crate::env::{Env, EnvSpec};
+use crate::error::{Error, Result};
+
+/// One registered id.
+#[derive(Clone, Copy)]
+pub struct EnvInfo {
+    /// The Gymnasium id.
+    pub id: &'static str,
+    /// The kwargs that id registers (e.g. `map_name=8x8`), applied before the user's.
+    pub registered_kwargs: &'static str,
+    /// One line about the env.
+    pub summary: &'static str,
+    make: fn(&str, &EnvConfig, usize, &Device) -> Result<EnvBatch>,
+    spec: fn(&str, &EnvConfig) -> Result<EnvSpec>,
+}
+
+impl EnvInfo {
+    /// The spec of an instance with `config`.
+    pub fn spec(&self, config: &EnvConfig) -> Result<EnvSpec> {
+        (self.spec)(self.id, &self.full_config(config)?)
+    }
+
+    fn full_config(&self, config: &EnvConfig) -> Result<EnvConfig> {
+        let mut full: EnvConfig = self.registered_kwargs.parse()?;
+        for key in config.keys() {
+            full.set(key, config.get(key).cloned().unwrap_or_default());
+        }
+        Ok(full)
+    }
+}
+
+const fn entry<E: Env>(id: &'static str, registered_kwargs: &'static str, summary: &'static str) -> EnvInfo {
+    EnvInfo { id, registered_kwargs, summary, make: build::<E>, spec: spec_of::<E> }
+}
+
+static REGISTRY: &[EnvInfo] = &[
+    entry::<CartPole>("CartPole-v1", "", "balance a pole on a cart; Discrete(2), 500 steps"),
+    entry::<MountainCar>("MountainCar-v0", "", "drive an underpowered car up a hill; Discrete(3), 200 steps"),
+    entry::<MountainCarContinuous>("MountainCarContinuous-v0", "", "MountainCar with a continuous push; Box(-1, 1, (1,)), 999 steps"),
+    entry::<FrozenLake>("FrozenLake-v1", "map_name=4x4", "cross a slippery 4x4 lake to the goal; Discrete(4), 100 steps"),
+    entry::<FrozenLake>("FrozenLake8x8-v1", "map_name=8x8", "cross a slippery 8x8 lake to the goal; Discrete(4), 200 steps"),
+    entry::<Pendulum>("Pendulum-v1", "", "swing a pendulum up with a bounded torque; Box(-2, 2, (1,)), 200 steps"),
+    entry::<Acrobot>("Acrobot-v1", "", "swing a two-link arm's tip above a line; Discrete(3), 500 steps"),
+];
+
+/// Every registered id, in registration order.
+pub fn registered() -> &'static [EnvInfo] {
+    REGISTRY
+}
+
+/// Looks up `id`; an unknown id is an error that names the closest ids.
+pub fn lookup(id: &str) -> Result<&'static EnvInfo> {
+    REGISTRY.iter().find(|e| e.id == id).ok_or_else(|| {
+        let mut scored: Vec<(usize, &str)> =
+            REGISTRY.iter().map(|e| (distance(&id.to_lowercase(), &e.id.to_lowercase()), e.id)).collect();
+        scored.sort();
+        let cutoff = (id.len() / 2).max(3);
+        let suggestions =
+            scored.iter().filter(|(d, _)| *d <= cutoff).take(3).map(|(_, s)| s.to_string()).collect();
+        Error::UnknownEnv { id: id.to_string(), suggestions }
+    })
+}
+
+/// Makes `num_envs` copies of env `id` with Gymnasium kwargs `config` on `device`. Call `reset` before stepping.
+pub fn make(id: &str, config: &EnvConfig, num_envs: usize, device: &Device) -> Result<EnvBatch> {
+    let info = lookup(id)?;
+    if num_envs == 0 || num_envs > u32::MAX as usize / 16 {
+        return Err(Error::Shape(format!("num_envs must be in 1..={}, got {num_envs}", u32::MAX / 16)));
+    }
+    (info.make)(id, &info.full_config(config)?, num_envs, device)
+}
+
+fn spec_of<E: Env>(id: &str, config: &EnvConfig) -> Result<EnvSpec> {
+    let (params, max_steps) = E::params(id, config)?;
+    Ok(E::spec(id, &params, max_steps))
+}
+
+fn build<E: Env>(id: &str, config: &EnvConfig, num_envs: usize, device: &Device) -> Result<EnvBatch> {
+    let (params, max_steps) = E::params(id, config)?;
+    let spec = E::spec(id, &params, max_steps);
+    let kernel: Box<dyn BatchKernel> = match device {
+        Device::Cpu => Box::new(CpuBatch::<E>::new(params, &spec, num_envs)),
+        #[cfg(feature = "wgpu")]
+        Device::Wgpu(ctx) => Box::new(crate::device::wgpu::WgpuBatch::new::<E>(ctx, &params, &spec, num_envs)?),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(ctx) => Box::new(crate::device::cuda::CudaBatch::new::<E>(ctx, &params, &spec, num_envs)?),
+    };
+    Ok(EnvBatch::new(spec, num_envs, device.clone(), kernel))
+}
+
+/// Levenshtein distance, for suggestions.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + (ca != *cb) as usize).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_ids_suggest_close_names() {
+        let err = lookup("CartPole-v0").err().unwrap();
+        assert!(err.to_string().contains("did you mean `CartPole-v1`"), "{err}");
+    }
+}

@@ -1,0 +1,27 @@
+//! Helpers shared by the integration tests: one test body, stamped out per device.
+
+#![allow(dead_code)]
+
+use myriad_envs::Device;
+
+/// The wgpu device, or `None` (test skipped) where no adapter exists, unless `MYRIAD_REQUIRE_WGPU=1` makes a
+/// missing adapter a failure.
+pub fn wgpu_device() -> Option<Device> {
+    match Device::wgpu() {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("MYRIAD_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
+            panic!("MYRIAD_REQUIRE_WGPU=1 but no wgpu device: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping wgpu test: {e}");
+            None
+        }
+    }
+}
+
+/// Every device present: the CPU, then wgpu where available.
+pub fn devices() -> Vec<Device> {
+    let mut devices = vec![Device::cpu()];
+    devices.extend(wgpu_device());
+    devices
+}
