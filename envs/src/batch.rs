@@ -189,11 +189,7 @@ impl EnvBatch {
         if count == 0 {
             return Ok(EpisodeStats::default());
         }
-        Ok(EpisodeStats {
-            episodes: count,
-            return_mean: ret / count as f64,
-            length_mean: len as f64 / count as f64,
-        })
+        Ok(EpisodeStats { episodes: count, return_mean: ret / count as f64, length_mean: len as f64 / count as f64 })
     }
 
     /// Blocks until the device has finished the queued work.

@@ -55,9 +55,7 @@ impl EnvConfig {
     pub fn from_json(value: &Value) -> Result<Self> {
         match value {
             Value::Null => Ok(Self::new()),
-            Value::Object(map) => {
-                Ok(Self { entries: map.iter().map(|(k, v)| (k.clone(), v.clone())).collect() })
-            }
+            Value::Object(map) => Ok(Self { entries: map.iter().map(|(k, v)| (k.clone(), v.clone())).collect() }),
             other => Err(Error::ConfigSyntax(format!("expected a JSON object, got {other}"))),
         }
     }
@@ -74,9 +72,9 @@ impl FromStr for EnvConfig {
             if item.is_empty() {
                 continue;
             }
-            let (key, raw) = item.split_once('=').ok_or_else(|| {
-                Error::ConfigSyntax(format!("`{item}` is not of the form key=value"))
-            })?;
+            let (key, raw) = item
+                .split_once('=')
+                .ok_or_else(|| Error::ConfigSyntax(format!("`{item}` is not of the form key=value")))?;
             let key = key.trim();
             if key.is_empty() {
                 return Err(Error::ConfigSyntax(format!("`{item}` has an empty key")));
@@ -136,25 +134,44 @@ pub struct ConfigReader<'a> {
     env: &'a str,
     config: &'a EnvConfig,
     valid: Vec<&'static str>,
+    defaults: Vec<(&'static str, String)>,
+}
+
+thread_local! {
+    /// The keys and defaults of the last config read to completion on this thread (for `myriad envs`).
+    static LAST_KEYS: std::cell::RefCell<Vec<(&'static str, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The keys (with their defaults) that the last successful `ConfigReader::finish` on this thread accepted.
+pub(crate) fn last_keys() -> Vec<(&'static str, String)> {
+    LAST_KEYS.with(|k| k.borrow().clone())
 }
 
 impl<'a> ConfigReader<'a> {
     pub fn new(env: &'a str, config: &'a EnvConfig) -> Self {
-        Self { env, config, valid: Vec::new() }
+        Self { env, config, valid: Vec::new(), defaults: Vec::new() }
     }
 
     fn bad(&self, key: &str, reason: impl Into<String>) -> Error {
         Error::BadConfigValue { env: self.env.into(), key: key.into(), reason: reason.into() }
     }
 
+    fn take_with_default(&mut self, key: &'static str, default: impl std::fmt::Debug) -> Option<&'a Value> {
+        self.defaults.push((key, format!("{default:?}")));
+        self.take(key)
+    }
+
     fn take(&mut self, key: &'static str) -> Option<&'a Value> {
+        if !self.defaults.iter().any(|(k, _)| *k == key) {
+            self.defaults.push((key, "None".into()));
+        }
         self.valid.push(key);
         self.config.get(key).filter(|v| !v.is_null())
     }
 
     /// A finite float.
     pub fn f32(&mut self, key: &'static str, default: f32) -> Result<f32> {
-        match self.take(key) {
+        match self.take_with_default(key, default) {
             None => Ok(default),
             Some(v) => match v.as_f64() {
                 Some(x) if x.is_finite() => Ok(x as f32),
@@ -174,7 +191,7 @@ impl<'a> ConfigReader<'a> {
     }
 
     pub fn bool(&mut self, key: &'static str, default: bool) -> Result<bool> {
-        match self.take(key) {
+        match self.take_with_default(key, default) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
             Some(v) => Err(self.bad(key, format!("expected true or false, got {v}"))),
@@ -235,6 +252,7 @@ impl<'a> ConfigReader<'a> {
 
     /// Fails on any key that no getter asked for.
     pub fn finish(self) -> Result<()> {
+        LAST_KEYS.with(|k| *k.borrow_mut() = self.defaults.clone());
         for key in self.config.keys() {
             if !self.valid.contains(&key) {
                 let mut valid: Vec<String> = self.valid.iter().map(|s| s.to_string()).collect();
@@ -252,8 +270,7 @@ mod tests {
 
     #[test]
     fn parses_key_value_strings() {
-        let c: EnvConfig =
-            "g=9.81, is_slippery=False,desc=['SF','FG'],map_name=8x8,n=3".parse().unwrap();
+        let c: EnvConfig = "g=9.81, is_slippery=False,desc=['SF','FG'],map_name=8x8,n=3".parse().unwrap();
         assert_eq!(c.get("g"), Some(&Value::from(9.81)));
         assert_eq!(c.get("is_slippery"), Some(&Value::Bool(false)));
         assert_eq!(c.get("desc"), Some(&serde_json::json!(["SF", "FG"])));

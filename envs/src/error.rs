@@ -40,11 +40,9 @@ impl fmt::Display for Error {
                 }
                 write!(f, " (`myriad envs` lists every id)")
             }
-            Error::UnknownConfigKey { env, key, valid } => write!(
-                f,
-                "{env} has no config key `{key}`; valid keys: {}",
-                quoted_list(valid)
-            ),
+            Error::UnknownConfigKey { env, key, valid } => {
+                write!(f, "{env} has no config key `{key}`; valid keys: {}", quoted_list(valid))
+            }
             Error::BadConfigValue { env, key, reason } => {
                 write!(f, "{env}: bad value for `{key}`: {reason}")
             }

@@ -2,14 +2,14 @@
 
 use crate::batch::{BatchKernel, EnvBatch};
 use crate::classic_control::CartPole;
-use crate::classic_control::{MountainCar, MountainCarContinuous};
-use crate::toy_text::FrozenLake;
 use crate::classic_control::{Acrobot, Pendulum};
+use crate::classic_control::{MountainCar, MountainCarContinuous};
 use crate::config::EnvConfig;
 use crate::cpu::CpuBatch;
 use crate::device::Device;
 use crate::env::{Env, EnvSpec};
 use crate::error::{Error, Result};
+use crate::toy_text::FrozenLake;
 
 /// One registered id.
 #[derive(Clone, Copy)]
@@ -30,6 +30,12 @@ impl EnvInfo {
         (self.spec)(self.id, &self.full_config(config)?)
     }
 
+    /// The config keys this id accepts, with their defaults (`None` where unset means "use the registered value").
+    pub fn config_keys(&self) -> Result<Vec<(&'static str, String)>> {
+        self.spec(&EnvConfig::new())?;
+        Ok(crate::config::last_keys())
+    }
+
     fn full_config(&self, config: &EnvConfig) -> Result<EnvConfig> {
         let mut full: EnvConfig = self.registered_kwargs.parse()?;
         for key in config.keys() {
@@ -46,9 +52,9 @@ const fn entry<E: Env>(id: &'static str, registered_kwargs: &'static str, summar
 static REGISTRY: &[EnvInfo] = &[
     entry::<CartPole>("CartPole-v1", "", "balance a pole on a cart; Discrete(2), 500 steps"),
     entry::<MountainCar>("MountainCar-v0", "", "drive an underpowered car up a hill; Discrete(3), 200 steps"),
-    entry::<MountainCarContinuous>("MountainCarContinuous-v0", "", "MountainCar with a continuous push; Box(-1, 1, (1,)), 999 steps"),
-    entry::<FrozenLake>("FrozenLake-v1", "map_name=4x4", "cross a slippery 4x4 lake to the goal; Discrete(4), 100 steps"),
-    entry::<FrozenLake>("FrozenLake8x8-v1", "map_name=8x8", "cross a slippery 8x8 lake to the goal; Discrete(4), 200 steps"),
+    entry::<MountainCarContinuous>("MountainCarContinuous-v0", "", "push a car up a hill; Box(-1, 1, (1,)), 999 steps"),
+    entry::<FrozenLake>("FrozenLake-v1", "map_name=4x4", "cross a slippery 4x4 lake; Discrete(4), 100 steps"),
+    entry::<FrozenLake>("FrozenLake8x8-v1", "map_name=8x8", "cross a slippery 8x8 lake; Discrete(4), 200 steps"),
     entry::<Pendulum>("Pendulum-v1", "", "swing a pendulum up with a bounded torque; Box(-2, 2, (1,)), 200 steps"),
     entry::<Acrobot>("Acrobot-v1", "", "swing a two-link arm's tip above a line; Discrete(3), 500 steps"),
 ];
@@ -64,9 +70,15 @@ pub fn lookup(id: &str) -> Result<&'static EnvInfo> {
         let mut scored: Vec<(usize, &str)> =
             REGISTRY.iter().map(|e| (distance(&id.to_lowercase(), &e.id.to_lowercase()), e.id)).collect();
         scored.sort();
-        let cutoff = (id.len() / 2).max(3);
-        let suggestions =
-            scored.iter().filter(|(d, _)| *d <= cutoff).take(3).map(|(_, s)| s.to_string()).collect();
+        // Close names only: within a quarter of the id's length, or as close as the best match.
+        let best = scored.first().map_or(0, |s| s.0);
+        let cutoff = (id.len() / 4).max(2);
+        let suggestions = scored
+            .iter()
+            .filter(|(d, _)| *d <= cutoff || (*d == best && best <= id.len() / 2))
+            .take(3)
+            .map(|(_, s)| s.to_string())
+            .collect();
         Error::UnknownEnv { id: id.to_string(), suggestions }
     })
 }

@@ -32,12 +32,9 @@ impl Space {
     /// Whether `x` (one flattened element) lies in the space.
     pub fn contains(&self, x: &[f32]) -> bool {
         match self {
-            Space::Discrete { n } => {
-                x.len() == 1 && x[0] >= 0.0 && x[0] < *n as f32 && x[0].fract() == 0.0
-            }
+            Space::Discrete { n } => x.len() == 1 && x[0] >= 0.0 && x[0] < *n as f32 && x[0].fract() == 0.0,
             Space::Box { low, high, .. } => {
-                x.len() == low.len()
-                    && x.iter().zip(low.iter().zip(high)).all(|(v, (lo, hi))| v >= lo && v <= hi)
+                x.len() == low.len() && x.iter().zip(low.iter().zip(high)).all(|(v, (lo, hi))| v >= lo && v <= hi)
             }
         }
     }

@@ -43,8 +43,8 @@ pub struct TraceLine {
 
 /// Reads a trace file; a malformed line is an error naming the line.
 pub fn load(path: &Path) -> Result<Vec<TraceLine>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Io(format!("cannot read trace {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read trace {}: {e}", path.display())))?;
     parse(&text).map_err(|e| match e {
         Error::Trace(msg) => Error::Trace(format!("{}: {msg}", path.display())),
         other => other,
@@ -148,11 +148,7 @@ pub fn check(lines: &[TraceLine], device: &Device, env: Option<(&str, &EnvConfig
         let (id, config, config_json) = match env {
             Some((id, config)) => {
                 if line.env != id {
-                    return Err(Error::Trace(format!(
-                        "line {}: records {} but --env is {id}",
-                        no + 1,
-                        line.env
-                    )));
+                    return Err(Error::Trace(format!("line {}: records {} but --env is {id}", no + 1, line.env)));
                 }
                 (id.to_string(), config.clone(), config.to_json())
             }
@@ -203,7 +199,11 @@ fn check_group(
     for (k, line) in lines.iter().enumerate() {
         let at = |what: &str| Error::Trace(format!("{id} line {}: {what}", k + 1));
         if line.state.len() != sd || line.next_state.len() != sd {
-            return Err(at(&format!("state needs {sd} values, got {} and {}", line.state.len(), line.next_state.len())));
+            return Err(at(&format!(
+                "state needs {sd} values, got {} and {}",
+                line.state.len(),
+                line.next_state.len()
+            )));
         }
         if line.next_obs.len() != od {
             return Err(at(&format!("next_obs needs {od} values, got {}", line.next_obs.len())));
@@ -234,14 +234,16 @@ fn check_group(
     };
 
     let names = ["next_state", "next_obs", "reward", "terminated", "truncated"];
-    let mut fields: Vec<FieldReport> =
-        names.iter().map(|&field| FieldReport { field, ..Default::default() }).collect();
+    let mut fields: Vec<FieldReport> = names.iter().map(|&field| FieldReport { field, ..Default::default() }).collect();
     let mut stochastic_lines = 0;
     for (k, line) in lines.iter().enumerate() {
         // Per replica: each field's worst deviation and whether it is within tolerance.
         let score = |o: &Outcome| -> [(f64, bool); 5] {
             let vec_dev = |got: &[f32], want: &[f64]| {
-                got.iter().zip(want).map(|(&g, &w)| float_dev(g, w)).fold((0.0f64, true), |a, b| (a.0.max(b.0), a.1 && b.1))
+                got.iter()
+                    .zip(want)
+                    .map(|(&g, &w)| float_dev(g, w))
+                    .fold((0.0f64, true), |a, b| (a.0.max(b.0), a.1 && b.1))
             };
             let flag = |got: bool, want: bool| if got == want { (0.0, true) } else { (1.0, false) };
             [

@@ -127,21 +127,22 @@ impl Env for CartPole {
             theta: s.theta + p.tau * s.theta_dot,
             theta_dot: s.theta_dot + p.tau * thetaacc,
         };
-        let terminated = n.x < -p.x_threshold
-            || n.x > p.x_threshold
-            || n.theta < -p.theta_threshold_radians
-            || n.theta > p.theta_threshold_radians;
-        let reward = match (p.sutton_barto_reward != 0, terminated) {
-            (false, _) => 1.0,
-            (true, false) => 0.0,
-            (true, true) => -1.0,
-        };
+        // `|`, not `||`: no short-circuit branches, so the loop over envs vectorises.
+        let terminated = (n.x < -p.x_threshold)
+            | (n.x > p.x_threshold)
+            | (n.theta < -p.theta_threshold_radians)
+            | (n.theta > p.theta_threshold_radians);
+        let sutton_barto = if terminated { -1.0 } else { 0.0 };
+        let reward = if p.sutton_barto_reward != 0 { sutton_barto } else { 1.0 };
         (n, reward, terminated)
     }
 
     #[inline(always)]
     fn observe(_p: &Params, s: &State, obs: &mut [f32]) {
-        obs.copy_from_slice(bytemuck::cast_ref::<State, [f32; 4]>(s));
+        obs[0] = s.x;
+        obs[1] = s.x_dot;
+        obs[2] = s.theta;
+        obs[3] = s.theta_dot;
     }
 
     fn valid_action(_p: &Params, a: &u32) -> bool {

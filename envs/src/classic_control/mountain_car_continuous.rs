@@ -84,10 +84,7 @@ impl Env for MountainCarContinuous {
     fn spec(id: &str, p: &Params, max_episode_steps: Option<u32>) -> EnvSpec {
         EnvSpec {
             id: id.to_string(),
-            observation_space: Space::bounded(
-                vec![p.min_position, -p.max_speed],
-                vec![p.max_position, p.max_speed],
-            ),
+            observation_space: Space::bounded(vec![p.min_position, -p.max_speed], vec![p.max_position, p.max_speed]),
             action_space: Space::bounded(vec![p.min_action], vec![p.max_action]),
             max_episode_steps: max_episode_steps.unwrap_or(999),
             reward_threshold: Some(90.0),

@@ -124,8 +124,7 @@ impl Device {
         {
             let _ = ordinal;
             Err(Error::Backend(
-                "this build of Myriad was compiled without the `cuda` feature (rebuild with `--features cuda`)"
-                    .into(),
+                "this build of Myriad was compiled without the `cuda` feature (rebuild with `--features cuda`)".into(),
             ))
         }
     }

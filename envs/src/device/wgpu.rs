@@ -179,10 +179,9 @@ impl WgpuContext {
         };
         let mut entries = vec![uniform(0), uniform(1)];
         entries.extend((2..=8).map(storage));
-        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(name),
-            entries: &entries,
-        });
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(name), entries: &entries });
         let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(name),
             bind_group_layouts: &[Some(&layout)],
@@ -265,12 +264,8 @@ impl WgpuBatch {
                 max_words * 4
             )));
         }
-        let batch = BatchParams {
-            num_envs: n as u32,
-            max_steps: spec.max_episode_steps,
-            autoreset: 1,
-            ..Default::default()
-        };
+        let batch =
+            BatchParams { num_envs: n as u32, max_steps: spec.max_episode_steps, autoreset: 1, ..Default::default() };
         let batch_uniform = ctx.uniform("batch params", bytemuck::bytes_of(&batch));
         let env_uniform = ctx.uniform("env params", bytemuck::bytes_of(params));
         let state = ctx.zeroed("state", n * sd);
@@ -315,7 +310,8 @@ impl WgpuBatch {
         let mut encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("batch") });
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("batch"), timestamp_writes: None });
+            let mut pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("batch"), timestamp_writes: None });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, group, &[]);
             pass.dispatch_workgroups(x, y, 1);
@@ -359,7 +355,8 @@ impl BatchKernel for WgpuBatch {
         self.params.seed_lo = seed as u32;
         self.params.seed_hi = (seed >> 32) as u32;
         self.write_params();
-        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("reset") });
+        let mut encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("reset") });
         encoder.clear_buffer(&self.status, 0, None);
         encoder.clear_buffer(&self.final_obs, 0, None);
         self.ctx.queue.submit([encoder.finish()]);
@@ -372,7 +369,8 @@ impl BatchKernel for WgpuBatch {
             return Err(Error::Shape("actions are not a wgpu buffer".into()));
         };
         // The step reads the batch's own action buffer; a device-side copy keeps one cached bind group.
-        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("actions") });
+        let mut encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("actions") });
         encoder.copy_buffer_to_buffer(buffer, 0, &self.actions, 0, (actions.len() * 4) as u64);
         self.ctx.queue.submit([encoder.finish()]);
         self.dispatch(&self.pipelines.step, &self.own_group);
@@ -407,7 +405,8 @@ impl BatchKernel for WgpuBatch {
 
     fn clear_done_stats(&mut self) -> Result<()> {
         let n = self.n as u64 * 4;
-        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("clear") });
+        let mut encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("clear") });
         encoder.clear_buffer(&self.floats, 2 * n, Some(n));
         encoder.clear_buffer(&self.ints, 6 * n, Some(2 * n));
         self.ctx.queue.submit([encoder.finish()]);

@@ -24,7 +24,7 @@ struct EnvParams {
 
 // @prelude
 
-__device__ unsigned cell(const EnvParams& p, unsigned i) {
+__device__ unsigned map_cell(const EnvParams& p, unsigned i) {
     unsigned word = p.map[(i >> 4) & 63u][(i >> 2) & 3u];
     return (word >> ((i & 3u) * 8u)) & 0xffu;
 }
@@ -34,7 +34,7 @@ __device__ State env_reset(const EnvParams& p, Rng& rng) {
     unsigned n = min(p.nrow * p.ncol, 1024u);
     unsigned seen = 0u, start = 0u;
     for (unsigned i = 0u; i < n; i++) {
-        if (cell(p, i) == CELL_START) {
+        if (map_cell(p, i) == CELL_START) {
             if (seen == k) {
                 start = i;
                 break;
@@ -62,12 +62,12 @@ __device__ Transition env_step(const EnvParams& p, const State& s, unsigned acti
     else if (dir == 2u) col = min(col + 1u, ncol - 1u);
     else row = max(row, 1u) - 1u;
     unsigned next = row * ncol + col;
-    unsigned letter = cell(p, next);
+    unsigned letter = map_cell(p, next);
     float reward = letter == CELL_GOAL ? p.reward_schedule[0]
                  : letter == CELL_HOLE ? p.reward_schedule[1]
                                        : p.reward_schedule[2];
     // Holes and the goal are absorbing: stay, reward 0, terminated.
-    unsigned here_letter = cell(p, here);
+    unsigned here_letter = map_cell(p, here);
     bool stuck = here_letter == CELL_HOLE || here_letter == CELL_GOAL;
     Transition t;
     t.s.v[0] = (float)(stuck ? here : next);

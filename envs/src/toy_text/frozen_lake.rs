@@ -65,7 +65,10 @@ impl Params {
             return Err("the map is empty".into());
         }
         if nrow * ncol > MAX_CELLS {
-            return Err(format!("the map has {nrow}x{ncol} = {} cells; at most {MAX_CELLS} are supported", nrow * ncol));
+            return Err(format!(
+                "the map has {nrow}x{ncol} = {} cells; at most {MAX_CELLS} are supported",
+                nrow * ncol
+            ));
         }
         let mut p = Params {
             map: [[0; 4]; 64],
@@ -90,9 +93,7 @@ impl Params {
                     'H' => HOLE,
                     'G' => GOAL,
                     'S' => START,
-                    other => {
-                        return Err(format!("row {r} has `{other}` at column {c}; cells must be S, F, H or G"))
-                    }
+                    other => return Err(format!("row {r} has `{other}` at column {c}; cells must be S, F, H or G")),
                 };
                 let i = r * ncol + c;
                 p.map[i / 16][(i / 4) % 4] |= code << ((i % 4) * 8);
@@ -159,21 +160,20 @@ impl Env for FrozenLake {
         let reward_schedule: [f32; 3] = schedule.as_slice().try_into().map_err(|_| {
             r.error("reward_schedule", format!("expected 3 numbers (goal, hole, frozen), got {}", schedule.len()))
         })?;
-        let rows: Vec<String> = match (desc, map_name.as_deref()) {
+        // Gymnasium draws a random map when both desc and map_name are None.
+        if desc.is_none() && config.get("map_name").is_some_and(|v| v.is_null()) {
+            return Err(r.error("map_name", "random maps (map_name=None) are not supported; pass desc=[...] instead"));
+        }
+        let named = |rows: &[&str]| rows.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let rows = match (desc, map_name.as_deref()) {
             (Some(desc), _) => desc,
-            (None, Some("4x4")) => MAP_4X4.iter().map(|s| s.to_string()).collect(),
-            (None, Some("8x8")) => MAP_8X8.iter().map(|s| s.to_string()).collect(),
+            (None, Some("4x4")) => named(&MAP_4X4),
+            (None, Some("8x8")) => named(&MAP_8X8),
             (None, Some(other)) => {
-                return Err(r.error("map_name", format!("unknown map `{other}`; expected 4x4 or 8x8, or pass desc")))
+                return Err(r.error("map_name", format!("unknown map `{other}`; expected 4x4 or 8x8, or pass desc")));
             }
-            (None, None) if config.get("map_name").is_some() => {
-                return Err(r.error(
-                    "map_name",
-                    "map_name=None asks Gymnasium for a random map, which is not supported; pass desc=[...] instead",
-                ))
-            }
-            (None, None) if is_8x8(id) => MAP_8X8.iter().map(|s| s.to_string()).collect(),
-            (None, None) => MAP_4X4.iter().map(|s| s.to_string()).collect(),
+            (None, None) if is_8x8(id) => named(&MAP_8X8),
+            (None, None) => named(&MAP_4X4),
         };
         let p = Params::from_rows(&rows, is_slippery, success_rate, reward_schedule)
             .map_err(|reason| r.error("desc", reason))?;
@@ -401,7 +401,8 @@ mod tests {
         bad(desc(serde_json::json!(["FFF", "FFG"])), "no start cell");
         bad(desc(serde_json::json!([])), "empty");
         bad(desc(serde_json::json!(vec!["S".repeat(33); 32])), "at most 1024");
-        bad("map_name=None".parse().unwrap(), "random map");
+        bad("map_name=None".parse().unwrap(), "random maps");
+        assert!(params("FrozenLake-v1", "map_name=None,desc=['SG']").is_ok(), "desc wins over map_name=None");
         bad("map_name=5x5".parse().unwrap(), "unknown map");
         bad("reward_schedule=[1,0]".parse().unwrap(), "expected 3 numbers");
         bad("success_rate=1.5".parse().unwrap(), "[0, 1]");
@@ -414,8 +415,7 @@ mod tests {
     fn params_layout_matches_the_uniform() {
         let p = Params::default();
         assert_eq!((p.nrow, p.ncol, p.num_starts), (4, 4, 1));
-        let letters: String =
-            (0..16).map(|i| ['F', 'H', 'G', 'S'][p.cell(i) as usize]).collect();
+        let letters: String = (0..16).map(|i| ['F', 'H', 'G', 'S'][p.cell(i) as usize]).collect();
         assert_eq!(letters, MAP_4X4.concat());
         assert_eq!(std::mem::offset_of!(Params, nrow), 1024);
         assert_eq!(p.cell(5000), p.cell(5000 & 1023), "out-of-range cells are masked, not a panic");

@@ -24,7 +24,7 @@ const CELL_HOLE: u32 = 1u;
 const CELL_GOAL: u32 = 2u;
 const CELL_START: u32 = 3u;
 
-fn cell(i: u32) -> u32 {
+fn map_cell(i: u32) -> u32 {
     let word = params.map[(i >> 4u) & 63u][(i >> 2u) & 3u];
     return (word >> ((i & 3u) * 8u)) & 0xffu;
 }
@@ -35,7 +35,7 @@ fn env_reset(rng: ptr<function, Rng>) -> State {
     var seen = 0u;
     var start = 0u;
     for (var i = 0u; i < n; i++) {
-        if cell(i) == CELL_START {
+        if map_cell(i) == CELL_START {
             if seen == k {
                 start = i;
                 break;
@@ -67,12 +67,12 @@ fn env_step(s: State, action: u32, rng: ptr<function, Rng>) -> Transition {
         row = max(row, 1u) - 1u;
     }
     let next = row * ncol + col;
-    let letter = cell(next);
+    let letter = map_cell(next);
     var reward = params.reward_schedule[2];
     reward = select(reward, params.reward_schedule[0], letter == CELL_GOAL);
     reward = select(reward, params.reward_schedule[1], letter == CELL_HOLE);
     // Holes and the goal are absorbing: stay, reward 0, terminated.
-    let here_letter = cell(here);
+    let here_letter = map_cell(here);
     let stuck = here_letter == CELL_HOLE || here_letter == CELL_GOAL;
     let terminated = stuck || letter == CELL_HOLE || letter == CELL_GOAL;
     reward = select(reward, 0.0, stuck);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Myriad's test suite, as CI runs it: every crate's tests on the CPU and on wgpu (Mesa's software Vulkan,
+# lavapipe, where no GPU is present), then the `cuda` feature built and its no-driver path tested.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Keep build artefacts outside the checkout so fresh clones reuse them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/myriad/target}"
+
+# A Vulkan driver for wgpu: install lavapipe if no Vulkan ICD is present.
+if ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Mesa's software Vulkan (mesa-vulkan-drivers) for the wgpu tests"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
+    else
+        echo "no Vulkan driver found; install mesa-vulkan-drivers (or a GPU driver) to run the wgpu tests" >&2
+    fi
+fi
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+# Under CI a missing wgpu adapter fails the wgpu tests instead of skipping them.
+if [ "${CI:-}" = true ]; then
+    export MYRIAD_REQUIRE_WGPU="${MYRIAD_REQUIRE_WGPU:-1}"
+fi
+
+cargo test --workspace --locked
+cargo test -p myriad-envs --features cuda --locked --lib

@@ -1,0 +1,123 @@
+//! The `myriad` binary end to end: listings, trace replay, the benchmark's JSON line, and clear errors with a
+//! non-zero exit for bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn myriad(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_myriad")).args(args).output().expect("myriad runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("envs/fixtures").join(name).display().to_string()
+}
+
+#[test]
+fn envs_lists_every_id_with_spaces() {
+    let out = myriad(&["envs", "--json"]);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    for id in
+        ["CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "FrozenLake-v1"]
+    {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let pendulum = lines.iter().find(|l| l["id"] == "Pendulum-v1").unwrap();
+    assert_eq!(pendulum["action_space"]["type"], "Box");
+    assert_eq!(pendulum["config_keys"]["g"], "10.0");
+}
+
+#[test]
+fn check_env_replays_a_fixture_and_catches_a_wrong_one() {
+    let out = myriad(&["check-env", "--trace", &fixture("CartPole-v1.jsonl")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+
+    // The same trace replayed as a different config must fail: sutton_barto_reward changes every reward.
+    let out = myriad(&[
+        "check-env",
+        "--trace",
+        &fixture("CartPole-v1.jsonl"),
+        "--env",
+        "CartPole-v1",
+        "--env-config",
+        "sutton_barto_reward=True",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
+}
+
+#[test]
+fn bench_ends_with_a_json_line() {
+    let out = myriad(&[
+        "bench",
+        "env",
+        "--env",
+        "Acrobot-v1",
+        "--num-envs",
+        "256",
+        "--seconds",
+        "0.2",
+        "--warmup-seconds",
+        "0",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(last["steps"].as_u64().unwrap() > 0);
+    assert!(last["seconds"].as_f64().unwrap() > 0.0);
+    assert!(last["steps_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["bench", "env", "--env", "CartPol-v1"], "did you mean `CartPole-v1`"),
+        (vec!["bench", "env", "--env", "Pendulum-v1", "--env-config", "gee=9.8"], "valid keys"),
+        (vec!["bench", "env", "--env", "Pendulum-v1", "--env-config", "g=heavy"], "expected a finite number"),
+        (vec!["bench", "env", "--env", "FrozenLake-v1", "--env-config", "desc=[\"SFX\",\"FFG\"]"], "desc"),
+        (vec!["bench", "env", "--env", "CartPole-v1", "--backend", "tpu"], "unknown backend"),
+        (vec!["bench", "env", "--env", "CartPole-v1", "--num-envs", "0"], "num_envs"),
+    ];
+    for (args, expected) in cases {
+        let out = myriad(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{args:?}");
+    }
+}
+
+#[test]
+fn a_malformed_trace_names_the_line() {
+    let dir = std::env::temp_dir().join(format!("myriad-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_to_string(fixture("CartPole-v1.jsonl")).unwrap();
+    let first = good.lines().next().unwrap();
+    let cases = [
+        (format!("{first}\n{{\"env\": \"CartPole-v1\", \"state\": [0]}}\n"), "line 2"),
+        (first.replace("\"action\":0", "\"action\":7").replace("\"action\":1", "\"action\":7"), "Discrete(2)"),
+        (first.replace("CartPole-v1", "CartPole-v9"), "unknown env id"),
+    ];
+    for (k, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.join(format!("bad{k}.jsonl"));
+        std::fs::write(&path, text).unwrap();
+        let out = myriad(&["check-env", "--trace", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "case {k}");
+        assert!(stderr(&out).contains(expected), "case {k}: {}", stderr(&out));
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_says_how_to_get_it() {
+    let out = myriad(&["check-env", "--trace", &fixture("CartPole-v1.jsonl"), "--backend", "cuda"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--features cuda"), "{}", stderr(&out));
+}
