@@ -24,4 +24,5 @@ if [ "${CI:-}" = true ]; then
 fi
 
 cargo test --workspace --locked
+cargo check --workspace --benches --locked
 cargo test -p myriad-envs --features cuda --locked --lib

@@ -177,7 +177,7 @@ impl CudaContext {
         if let Some(f) = cache.get(name) {
             return Ok(f.clone());
         }
-        let source = batch_source(E::CUDA).map_err(|e| Error::Device(format!("{name}: {e}")))?;
+        let source = batch_source(E::CUDA).map_err(|e| Error::Device(format!("the CUDA code of {name}: {e}")))?;
         let ptx = self.compile(name, &source)?;
         let module = self.ctx.load_module(ptx).map_err(|e| self.load_error(name, e))?;
         let function = |entry: &str| {
@@ -235,12 +235,10 @@ impl CudaContext {
 
 /// The CUDA source of one env's batch module: the env's `.cu` with `rng.cuh` and `batch_prelude.cuh` in place of
 /// its prelude marker, then `batch_step.cu`.
-pub(crate) fn batch_source(env_cu: &str) -> Result<String> {
+pub(crate) fn batch_source(env_cu: &str) -> std::result::Result<String, String> {
     let markers = env_cu.matches(PRELUDE_MARKER).count();
     if markers != 1 {
-        return Err(Error::Device(format!(
-            "an env's CUDA code must hold the line `{PRELUDE_MARKER}` exactly once, found it {markers} times"
-        )));
+        return Err(format!("it must hold the line `{PRELUDE_MARKER}` exactly once, not {markers} times"));
     }
     let prelude = format!("{RNG_CUH}\n{BATCH_PRELUDE_CUH}");
     Ok(format!("{}\n{BATCH_STEP_CU}", env_cu.replacen(PRELUDE_MARKER, &prelude, 1)))
@@ -563,8 +561,9 @@ mod tests {
         }
     }
 
+    /// The trace-replay tolerance: the GPU's sincosf and the CPU's `math::sin_cos` differ by a few ulp.
     fn close(a: f32, b: f32) -> bool {
-        (a - b).abs() <= 1e-5 + 1e-5 * b.abs()
+        (a - b).abs() <= 1e-4 + 1e-4 * b.abs()
     }
 
     /// On a GPU: resets match the CPU bit for bit, one step matches within float tolerance, FrozenLake matches
