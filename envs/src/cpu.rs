@@ -368,7 +368,10 @@ impl<E: Env> BatchKernel for CpuBatch<E> {
     }
 
     fn step(&mut self, actions: &DeviceBuffer) -> Result<()> {
-        let BufferInner::Cpu(words) = &actions.inner else {
+        // Irrefutable when no GPU backend is compiled in.
+        #[allow(irrefutable_let_patterns)]
+        let BufferInner::Cpu(words) = &actions.inner
+        else {
             return Err(Error::Shape("actions are not a CPU buffer".into()));
         };
         let actions: &[E::Action] = bytemuck::cast_slice(words.as_slice());

@@ -6,6 +6,7 @@
 //! libnvrtc before calling either and answers [`Error::Backend`] where one is missing. Every copy and launch goes
 //! to the context's default stream, so they run in the order they were issued.
 
+use super::layout::{self, BatchParams, Slot, FLOAT_ROWS, F_DONE_RETURN, INT_ROWS, I_DONE_COUNT, I_ELAPSED};
 use super::TransferCounter;
 use crate::batch::{BatchKernel, Field};
 use crate::device::{BufferInner, DeviceBuffer};
@@ -23,10 +24,6 @@ const BATCH_STEP_CU: &str = include_str!("batch_step.cu");
 const PRELUDE_MARKER: &str = "// @prelude";
 /// Threads per block in every batch kernel (their `__launch_bounds__(256)`).
 const BLOCK: u32 = 256;
-/// Rows of the `floats` and `ints` buffers (see `batch_step.cu`).
-const FLOAT_ROWS: usize = 3;
-const INT_ROWS: usize = 9;
-
 /// One NVIDIA GPU opened for compute, with its default stream.
 pub struct CudaContext {
     ctx: Arc<cu::CudaContext>,
@@ -279,17 +276,6 @@ fn nvrtc_version() -> Result<(i32, i32)> {
     Ok((major, minor))
 }
 
-/// The scalar kernel arguments, in `batch_step.cu`'s order.
-#[derive(Clone, Copy, Debug, Default)]
-struct BatchArgs {
-    num_envs: u32,
-    max_steps: u32,
-    autoreset: u32,
-    steps: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Kernel {
     Step,
@@ -300,7 +286,7 @@ enum Kernel {
 pub(crate) struct CudaBatch {
     ctx: Arc<CudaContext>,
     functions: Arc<BatchFunctions>,
-    args: BatchArgs,
+    args: BatchParams,
     n: usize,
     state_dim: usize,
     obs_dim: usize,
@@ -325,7 +311,7 @@ impl CudaBatch {
         ctx.counter.add_to_device(params_bytes.len());
         Ok(Self {
             functions,
-            args: BatchArgs { num_envs, max_steps: spec.max_episode_steps, autoreset: 1, ..Default::default() },
+            args: BatchParams { num_envs, max_steps: spec.max_episode_steps, autoreset: 1, ..Default::default() },
             n,
             state_dim: sd,
             obs_dim: od,
@@ -380,22 +366,12 @@ impl CudaBatch {
 
     fn field_range(&self, field: Field) -> (&CudaSlice<u32>, usize, usize) {
         let n = self.n;
-        let int_row = |row: usize| (&self.ints, row * n, n);
-        let float_row = |row: usize| (&self.floats, row * n, n);
-        match field {
-            Field::State => (&self.state, 0, n * self.state_dim),
-            Field::Obs => (&self.obs, 0, n * self.obs_dim),
-            Field::FinalObs => (&self.final_obs, 0, n * self.obs_dim),
-            Field::Reward => float_row(0),
-            Field::EpisodeReturn => float_row(1),
-            Field::DoneReturn => float_row(2),
-            Field::Terminated => int_row(0),
-            Field::Truncated => int_row(1),
-            Field::Elapsed => int_row(2),
-            Field::RngCounter => int_row(4),
-            Field::EpisodeLength => int_row(5),
-            Field::DoneCount => int_row(6),
-            Field::DoneLength => int_row(7),
+        match layout::slot(field) {
+            Slot::State => (&self.state, 0, n * self.state_dim),
+            Slot::Obs => (&self.obs, 0, n * self.obs_dim),
+            Slot::FinalObs => (&self.final_obs, 0, n * self.obs_dim),
+            Slot::Float(row) => (&self.floats, row * n, n),
+            Slot::Int(row) => (&self.ints, row * n, n),
         }
     }
 }
@@ -444,7 +420,7 @@ impl BatchKernel for CudaBatch {
 
     fn set_state(&mut self, state: &[f32], elapsed: &[u32]) -> Result<()> {
         self.ctx.write(&mut self.state, 0, bytemuck::cast_slice(state))?;
-        self.ctx.write(&mut self.ints, 2 * self.n, elapsed)
+        self.ctx.write(&mut self.ints, I_ELAPSED * self.n, elapsed)
     }
 
     fn read(&self, field: Field) -> Result<Vec<u32>> {
@@ -454,8 +430,8 @@ impl BatchKernel for CudaBatch {
 
     fn clear_done_stats(&mut self) -> Result<()> {
         let n = self.n;
-        self.ctx.clear(&mut self.floats, 2 * n..3 * n)?;
-        self.ctx.clear(&mut self.ints, 6 * n..8 * n)
+        self.ctx.clear(&mut self.floats, F_DONE_RETURN * n..(F_DONE_RETURN + 1) * n)?;
+        self.ctx.clear(&mut self.ints, I_DONE_COUNT * n..(I_DONE_COUNT + 2) * n)
     }
 
     fn status(&self) -> Result<u32> {

@@ -7,10 +7,13 @@ use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
 use std::sync::Arc;
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod layout;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 

@@ -1,12 +1,12 @@
 //! The wgpu backend: a device and queue on one adapter, compute pipelines built once per env and cached, and
 //! `WgpuBatch`, which keeps every buffer of a batch on the device and steps it with `batch_step.wgsl`.
 
+use super::layout::{self, BatchParams, Slot, FLOAT_ROWS, F_DONE_RETURN, INT_ROWS, I_DONE_COUNT, I_ELAPSED};
 use super::TransferCounter;
 use crate::batch::{BatchKernel, Field};
 use crate::device::{BufferInner, DeviceBuffer};
 use crate::env::{Env, EnvSpec};
 use crate::error::{Error, Result};
-use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
@@ -212,24 +212,6 @@ impl WgpuContext {
     }
 }
 
-/// `batch_step.wgsl`'s `BatchParams` uniform, field for field.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-struct BatchParams {
-    num_envs: u32,
-    max_steps: u32,
-    autoreset: u32,
-    steps: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    _pad: [u32; 2],
-}
-const _: () = assert!(std::mem::size_of::<BatchParams>() == 32);
-
-/// Rows of the `floats` and `ints` buffers (see `batch_step.wgsl`).
-const FLOAT_ROWS: usize = 3;
-const INT_ROWS: usize = 9;
-
 pub(crate) struct WgpuBatch {
     ctx: Arc<WgpuContext>,
     pipelines: Arc<BatchPipelines>,
@@ -321,22 +303,12 @@ impl WgpuBatch {
 
     fn field_range(&self, field: Field) -> (&wgpu::Buffer, usize, usize) {
         let n = self.n;
-        let int_row = |row: usize| (&self.ints, row * n, n);
-        let float_row = |row: usize| (&self.floats, row * n, n);
-        match field {
-            Field::State => (&self.state, 0, n * self.state_dim),
-            Field::Obs => (&self.obs, 0, n * self.obs_dim),
-            Field::FinalObs => (&self.final_obs, 0, n * self.obs_dim),
-            Field::Reward => float_row(0),
-            Field::EpisodeReturn => float_row(1),
-            Field::DoneReturn => float_row(2),
-            Field::Terminated => int_row(0),
-            Field::Truncated => int_row(1),
-            Field::Elapsed => int_row(2),
-            Field::RngCounter => int_row(4),
-            Field::EpisodeLength => int_row(5),
-            Field::DoneCount => int_row(6),
-            Field::DoneLength => int_row(7),
+        match layout::slot(field) {
+            Slot::State => (&self.state, 0, n * self.state_dim),
+            Slot::Obs => (&self.obs, 0, n * self.obs_dim),
+            Slot::FinalObs => (&self.final_obs, 0, n * self.obs_dim),
+            Slot::Float(row) => (&self.floats, row * n, n),
+            Slot::Int(row) => (&self.ints, row * n, n),
         }
     }
 }
@@ -394,7 +366,7 @@ impl BatchKernel for WgpuBatch {
 
     fn set_state(&mut self, state: &[f32], elapsed: &[u32]) -> Result<()> {
         self.ctx.write(&self.state, 0, bytemuck::cast_slice(state));
-        self.ctx.write(&self.ints, 2 * self.n, bytemuck::cast_slice(elapsed));
+        self.ctx.write(&self.ints, I_ELAPSED * self.n, bytemuck::cast_slice(elapsed));
         Ok(())
     }
 
@@ -407,8 +379,8 @@ impl BatchKernel for WgpuBatch {
         let n = self.n as u64 * 4;
         let mut encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("clear") });
-        encoder.clear_buffer(&self.floats, 2 * n, Some(n));
-        encoder.clear_buffer(&self.ints, 6 * n, Some(2 * n));
+        encoder.clear_buffer(&self.floats, F_DONE_RETURN as u64 * n, Some(n));
+        encoder.clear_buffer(&self.ints, I_DONE_COUNT as u64 * n, Some(2 * n));
         self.ctx.queue.submit([encoder.finish()]);
         Ok(())
     }
