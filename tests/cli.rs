@@ -121,3 +121,18 @@ fn cuda_without_the_feature_says_how_to_get_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--features cuda"), "{}", stderr(&out));
 }
+
+#[test]
+fn no_wgpu_adapter_is_a_clear_error() {
+    // Metal is not compiled in on Linux and no other backend is allowed, so no adapter can be found.
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_myriad"))
+        .args(["bench", "env", "--env", "CartPole-v1", "--backend", "wgpu"])
+        .env("WGPU_BACKEND", "metal")
+        .output()
+        .expect("myriad runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no wgpu adapter found"), "{}", stderr(&out));
+}
