@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Myriad's test suite, as CI runs it: every crate's tests on the CPU and on wgpu (Mesa's software Vulkan,
-# lavapipe, where no GPU is present), then the `cuda` feature built and its no-driver path tested.
+# lavapipe, where no GPU is present), then the `cuda` feature built and tested (on a GPU where one is present,
+# required with MYRIAD_REQUIRE_CUDA=1; otherwise its no-driver path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +27,4 @@ fi
 cargo test --workspace --locked
 cargo check --workspace --benches --locked
 cargo test -p myriad-envs --features cuda --locked --lib
+cargo test --features cuda --locked --test kernels

@@ -7,3 +7,4 @@
 pub use myriad_envs as envs;
 
 pub mod bench;
+pub mod returns;

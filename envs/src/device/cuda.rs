@@ -154,7 +154,7 @@ impl CudaContext {
         Ok(())
     }
 
-    fn zeros(&self, len: usize) -> Result<CudaSlice<u32>> {
+    pub(crate) fn zeros(&self, len: usize) -> Result<CudaSlice<u32>> {
         self.stream
             .alloc_zeros::<u32>(len.max(1))
             .map_err(|e| Error::Device(format!("cannot allocate {} bytes on the GPU: {e}", len.max(1) * 4)))
@@ -164,6 +164,13 @@ impl CudaContext {
     fn clear(&self, buffer: &mut CudaSlice<u32>, range: std::ops::Range<usize>) -> Result<()> {
         let mut view = buffer.slice_mut(range);
         self.stream.memset_zeros(&mut view).map_err(|e| Error::Device(format!("CUDA memset failed: {e}")))
+    }
+
+    /// Compiles CUDA `source` with NVRTC and loads its kernel `entry`.
+    pub fn kernel(&self, name: &str, source: &str, entry: &str) -> Result<CudaFunction> {
+        let ptx = self.compile(name, source)?;
+        let module = self.ctx.load_module(ptx).map_err(|e| self.load_error(name, e))?;
+        module.load_function(entry).map_err(|e| Error::Device(format!("{name} has no kernel `{entry}`: {e}")))
     }
 
     /// The batch kernels of env `E`, compiled on first use.

@@ -192,6 +192,37 @@ impl Device {
     pub fn upload_f32(&self, label: &str, values: &[f32]) -> Result<DeviceBuffer> {
         self.upload(label, bytemuck::cast_slice(values))
     }
+
+    /// A device buffer of `words` zeros, allocated on the device (no transfer).
+    pub fn zeros(&self, label: &str, words: usize) -> Result<DeviceBuffer> {
+        let inner = match self {
+            Device::Cpu => BufferInner::Cpu(vec![0; words]),
+            #[cfg(feature = "wgpu")]
+            Device::Wgpu(ctx) => BufferInner::Wgpu(ctx.zeroed(label, words)),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(ctx) => BufferInner::Cuda(ctx.zeros(words)?),
+        };
+        let _ = label;
+        Ok(DeviceBuffer { inner, len: words })
+    }
+
+    /// Copies a buffer of this device to the host (counted as device→host bytes).
+    pub fn read(&self, buffer: &DeviceBuffer) -> Result<Vec<u32>> {
+        match (self, &buffer.inner) {
+            (Device::Cpu, BufferInner::Cpu(words)) => Ok(words.clone()),
+            #[cfg(feature = "wgpu")]
+            (Device::Wgpu(ctx), BufferInner::Wgpu(b)) => ctx.read(b, 0, buffer.len),
+            #[cfg(feature = "cuda")]
+            (Device::Cuda(ctx), BufferInner::Cuda(b)) => ctx.read(b, 0, buffer.len),
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::Shape(format!("a {} buffer read on {}", buffer.backend(), self.backend()))),
+        }
+    }
+
+    /// Copies an f32 buffer of this device to the host.
+    pub fn read_f32(&self, buffer: &DeviceBuffer) -> Result<Vec<f32>> {
+        Ok(self.read(buffer)?.into_iter().map(f32::from_bits).collect())
+    }
 }
 
 /// A buffer of 4-byte words on a device. Its length is fixed at creation.
@@ -226,6 +257,42 @@ impl DeviceBuffer {
             BufferInner::Wgpu(_) => Backend::Wgpu,
             #[cfg(feature = "cuda")]
             BufferInner::Cuda(_) => Backend::Cuda,
+        }
+    }
+
+    /// The words of a CPU buffer.
+    pub fn cpu_words(&self) -> Option<&[u32]> {
+        match &self.inner {
+            BufferInner::Cpu(w) => Some(w),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The words of a CPU buffer, mutably.
+    pub fn cpu_words_mut(&mut self) -> Option<&mut [u32]> {
+        match &mut self.inner {
+            BufferInner::Cpu(w) => Some(w),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The underlying CUDA allocation, for passing it to other kernels.
+    #[cfg(feature = "cuda")]
+    pub fn cuda_slice(&self) -> Option<&cudarc::driver::CudaSlice<u32>> {
+        match &self.inner {
+            BufferInner::Cuda(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The underlying CUDA allocation, mutably.
+    #[cfg(feature = "cuda")]
+    pub fn cuda_slice_mut(&mut self) -> Option<&mut cudarc::driver::CudaSlice<u32>> {
+        match &mut self.inner {
+            BufferInner::Cuda(b) => Some(b),
+            _ => None,
         }
     }
 

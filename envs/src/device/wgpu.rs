@@ -92,7 +92,7 @@ impl WgpuContext {
         })
     }
 
-    fn zeroed(&self, label: &str, words: usize) -> wgpu::Buffer {
+    pub(crate) fn zeroed(&self, label: &str, words: usize) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: (words.max(1) * 4) as u64,
@@ -142,6 +142,59 @@ impl WgpuContext {
         staging.unmap();
         self.counter.add_to_host(words * 4);
         Ok(out)
+    }
+
+    /// A uniform buffer holding `bytes` (counted as host→device bytes).
+    pub fn uniform_buffer(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        self.uniform(label, bytes)
+    }
+
+    /// Compiles entry point `entry` of WGSL `source` with a layout taken from the shader; shader errors are
+    /// `Error::Device`.
+    pub fn kernel(&self, label: &str, source: &str, entry: &str) -> Result<wgpu::ComputePipeline> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        match pollster::block_on(scope.pop()) {
+            Some(err) => Err(Error::Device(format!("building the WGSL kernel {label}: {err}"))),
+            None => Ok(pipeline),
+        }
+    }
+
+    /// Runs `pipeline` once over `threads` threads of `workgroup` each (a 2-D grid past 65535 groups: the
+    /// shader's index is `x + y * groups_x * workgroup`), binding `buffers` to group 0 in order.
+    pub fn launch(&self, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer], threads: u32, workgroup: u32) {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let groups = threads.div_ceil(workgroup).max(1);
+        let (x, y) = if groups <= MAX_GROUPS_X { (groups, 1) } else { (MAX_GROUPS_X, groups.div_ceil(MAX_GROUPS_X)) };
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        self.queue.submit([encoder.finish()]);
     }
 
     /// The batch pipelines of env `E`, compiled on first use.

@@ -19,9 +19,22 @@ pub fn wgpu_device() -> Option<Device> {
     }
 }
 
-/// Every device present: the CPU, then wgpu where available.
+/// The CUDA device where the `cuda` feature is on and a driver and GPU exist, unless `MYRIAD_REQUIRE_CUDA=1`
+/// makes a missing one a failure.
+pub fn cuda_device() -> Option<Device> {
+    match Device::cuda(0) {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("MYRIAD_REQUIRE_CUDA").is_ok_and(|v| v == "1") => {
+            panic!("MYRIAD_REQUIRE_CUDA=1 but no CUDA device: {e}")
+        }
+        Err(_) => None,
+    }
+}
+
+/// Every device present: the CPU, then wgpu and CUDA where available.
 pub fn devices() -> Vec<Device> {
     let mut devices = vec![Device::cpu()];
     devices.extend(wgpu_device());
+    devices.extend(cuda_device());
     devices
 }
