@@ -1,6 +1,7 @@
 //! Every learner kernel against its CPU reference, on random inputs with episode boundaries, on every device
 //! present.
 
+#[path = "../envs/tests/common/mod.rs"]
 mod common;
 
 use myriad::envs::{rng, Device};

@@ -18,6 +18,17 @@ const WORKGROUP: u32 = 64;
 /// The largest workgroup count of one grid dimension.
 const MAX_GROUPS_X: u32 = 65_535;
 
+/// Workgroups `(x, y)` covering `threads` threads: one row up to 65535 groups, then a 2-D grid whose shaders
+/// index `x + y * groups_x * workgroup`.
+fn grid(threads: u32, workgroup: u32) -> (u32, u32) {
+    let groups = threads.div_ceil(workgroup).max(1);
+    if groups <= MAX_GROUPS_X {
+        (groups, 1)
+    } else {
+        (MAX_GROUPS_X, groups.div_ceil(MAX_GROUPS_X))
+    }
+}
+
 /// One wgpu adapter opened for compute.
 pub struct WgpuContext {
     pub device: wgpu::Device,
@@ -184,8 +195,7 @@ impl WgpuContext {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let groups = threads.div_ceil(workgroup).max(1);
-        let (x, y) = if groups <= MAX_GROUPS_X { (groups, 1) } else { (MAX_GROUPS_X, groups.div_ceil(MAX_GROUPS_X)) };
+        let (x, y) = grid(threads, workgroup);
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
             let mut pass =
@@ -340,8 +350,7 @@ impl WgpuBatch {
     }
 
     fn dispatch(&self, pipeline: &wgpu::ComputePipeline, group: &wgpu::BindGroup) {
-        let groups = (self.n as u32).div_ceil(WORKGROUP);
-        let (x, y) = if groups <= MAX_GROUPS_X { (groups, 1) } else { (MAX_GROUPS_X, groups.div_ceil(MAX_GROUPS_X)) };
+        let (x, y) = grid(self.n as u32, WORKGROUP);
         let mut encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("batch") });
         {
