@@ -17,7 +17,6 @@ pub(crate) struct CpuBatch<E: Env> {
     params: E::Params,
     max_steps: u32,
     autoreset: bool,
-    obs_dim: usize,
     status: u32,
     b: Buffers<E>,
 }
@@ -71,7 +70,8 @@ impl<'a, E: Env> Chunk<'a, E> {
         self.state.len()
     }
 
-    fn split_at(self, mid: usize, obs_dim: usize) -> (Self, Self) {
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let obs_dim = E::OBS_DIM;
         let (state, state2) = split(self.state, mid);
         let (obs, obs2) = split(self.obs, mid * obs_dim);
         let (final_obs, final_obs2) = split(self.final_obs, mid * obs_dim);
@@ -134,7 +134,6 @@ struct Task<'p, E: Env> {
     params: &'p E::Params,
     max_steps: u32,
     autoreset: bool,
-    obs_dim: usize,
     /// Steps to run; each draws fresh random actions first when `random` is set.
     steps: u32,
     random: bool,
@@ -190,7 +189,7 @@ fn par_chunks<E: Env>(c: Chunk<'_, E>, task: &Task<'_, E>) {
         task.run(&mut c);
     } else {
         let mid = (c.len() / 2).div_ceil(CHUNK) * CHUNK;
-        let (a, b) = c.split_at(mid, task.obs_dim);
+        let (a, b) = c.split_at(mid);
         rayon::join(|| par_chunks(a, task), || par_chunks(b, task));
     }
 }
@@ -258,7 +257,7 @@ fn autoreset<E: Env>(t: &Task<'_, E>, c: &mut Chunk<'_, E>) {
 
 #[inline(always)]
 fn reset_one<E: Env>(t: &Task<'_, E>, c: &mut Chunk<'_, E>, i: usize) {
-    let o = t.obs_dim;
+    let o = E::OBS_DIM;
     c.final_obs[i * o..i * o + o].copy_from_slice(&c.obs[i * o..i * o + o]);
     c.done_count[i] += 1;
     c.done_return[i] += c.ep_return[i];
@@ -276,7 +275,8 @@ fn reset_one<E: Env>(t: &Task<'_, E>, c: &mut Chunk<'_, E>, i: usize) {
 impl<E: Env> CpuBatch<E> {
     pub(crate) fn new(params: E::Params, spec: &EnvSpec, num_envs: usize) -> Self {
         let n = num_envs;
-        let o = spec.obs_dim();
+        let o = E::OBS_DIM;
+        assert_eq!(o, spec.obs_dim(), "{}: Env::OBS_DIM disagrees with the observation space", spec.id);
         let zeros_f = |len: usize| vec![0.0f32; len];
         let zeros_u = |len: usize| vec![0u32; len];
         let b = Buffers {
@@ -297,7 +297,7 @@ impl<E: Env> CpuBatch<E> {
             done_length: zeros_u(n),
             actions: vec![E::Action::default(); n],
         };
-        Self { params, max_steps: spec.max_episode_steps, autoreset: true, obs_dim: o, status: 0, b }
+        Self { params, max_steps: spec.max_episode_steps, autoreset: true, status: 0, b }
     }
 
     fn chunk(&mut self) -> Chunk<'_, E> {
@@ -324,14 +324,7 @@ impl<E: Env> CpuBatch<E> {
 
     fn run(&mut self, steps: u32, random: bool) {
         let params = self.params;
-        let task = Task::<E> {
-            params: &params,
-            max_steps: self.max_steps,
-            autoreset: self.autoreset,
-            obs_dim: self.obs_dim,
-            steps,
-            random,
-        };
+        let task = Task::<E> { params: &params, max_steps: self.max_steps, autoreset: self.autoreset, steps, random };
         par_chunks(self.chunk(), &task);
     }
 }
@@ -339,7 +332,7 @@ impl<E: Env> CpuBatch<E> {
 impl<E: Env> BatchKernel for CpuBatch<E> {
     fn reset(&mut self, seed: u64) -> Result<()> {
         let p = self.params;
-        let o = self.obs_dim;
+        let o = E::OBS_DIM;
         let b = &mut self.b;
         for i in 0..b.state.len() {
             let mut rng = Stream { key: rng::stream_key(seed, i as u32), counter: 0 };
@@ -400,7 +393,7 @@ impl<E: Env> BatchKernel for CpuBatch<E> {
         let states: &mut [f32] = bytemuck::cast_slice_mut(self.b.state.as_mut_slice());
         states.copy_from_slice(state);
         self.b.elapsed.copy_from_slice(elapsed);
-        let o = self.obs_dim;
+        let o = E::OBS_DIM;
         for i in 0..self.b.state.len() {
             E::observe(&self.params, &self.b.state[i], &mut self.b.obs[i * o..i * o + o]);
         }
