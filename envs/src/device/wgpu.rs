@@ -291,8 +291,8 @@ pub(crate) struct WgpuBatch {
     actions: wgpu::Buffer,
     status: wgpu::Buffer,
     _env_uniform: wgpu::Buffer,
-    /// Bind groups over the batch's own action buffer and over the last user action buffer.
-    own_group: wgpu::BindGroup,
+    /// Every buffer of the batch, bound once for all its kernels.
+    group: wgpu::BindGroup,
 }
 
 impl WgpuBatch {
@@ -320,7 +320,7 @@ impl WgpuBatch {
         let ints = ctx.zeroed("ints", n * INT_ROWS);
         let actions = ctx.zeroed("actions", n * spec.action_dim());
         let status = ctx.zeroed("status", 1);
-        let own_group = bind_group(
+        let group = bind_group(
             &ctx.device,
             &pipelines.layout,
             [&batch_uniform, &env_uniform, &state, &obs, &final_obs, &floats, &ints, &actions, &status],
@@ -341,7 +341,7 @@ impl WgpuBatch {
             actions,
             status,
             _env_uniform: env_uniform,
-            own_group,
+            group,
         })
     }
 
@@ -349,15 +349,17 @@ impl WgpuBatch {
         self.ctx.write(&self.batch_uniform, 0, bytemuck::bytes_of(&self.params));
     }
 
-    fn dispatch(&self, pipeline: &wgpu::ComputePipeline, group: &wgpu::BindGroup) {
+    /// One submission: the copies or clears `prepare` records, then `pipeline` over every env.
+    fn dispatch(&self, pipeline: &wgpu::ComputePipeline, prepare: impl FnOnce(&mut wgpu::CommandEncoder)) {
         let (x, y) = grid(self.n as u32, WORKGROUP);
         let mut encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("batch") });
+        prepare(&mut encoder);
         {
             let mut pass = encoder
                 .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("batch"), timestamp_writes: None });
             pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, group, &[]);
+            pass.set_bind_group(0, &self.group, &[]);
             pass.dispatch_workgroups(x, y, 1);
         }
         self.ctx.queue.submit([encoder.finish()]);
@@ -389,12 +391,10 @@ impl BatchKernel for WgpuBatch {
         self.params.seed_lo = seed as u32;
         self.params.seed_hi = (seed >> 32) as u32;
         self.write_params();
-        let mut encoder =
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("reset") });
-        encoder.clear_buffer(&self.status, 0, None);
-        encoder.clear_buffer(&self.final_obs, 0, None);
-        self.ctx.queue.submit([encoder.finish()]);
-        self.dispatch(&self.pipelines.reset, &self.own_group);
+        self.dispatch(&self.pipelines.reset, |encoder| {
+            encoder.clear_buffer(&self.status, 0, None);
+            encoder.clear_buffer(&self.final_obs, 0, None);
+        });
         Ok(())
     }
 
@@ -403,11 +403,10 @@ impl BatchKernel for WgpuBatch {
             return Err(Error::Shape("actions are not a wgpu buffer".into()));
         };
         // The step reads the batch's own action buffer; a device-side copy keeps one cached bind group.
-        let mut encoder =
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("actions") });
-        encoder.copy_buffer_to_buffer(buffer, 0, &self.actions, 0, (actions.len() * 4) as u64);
-        self.ctx.queue.submit([encoder.finish()]);
-        self.dispatch(&self.pipelines.step, &self.own_group);
+        let bytes = (actions.len() * 4) as u64;
+        self.dispatch(&self.pipelines.step, |encoder| {
+            encoder.copy_buffer_to_buffer(buffer, 0, &self.actions, 0, bytes)
+        });
         Ok(())
     }
 
@@ -416,7 +415,7 @@ impl BatchKernel for WgpuBatch {
             self.params.steps = steps;
             self.write_params();
         }
-        self.dispatch(&self.pipelines.step_random, &self.own_group);
+        self.dispatch(&self.pipelines.step_random, |_| {});
         Ok(())
     }
 
