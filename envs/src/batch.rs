@@ -182,9 +182,10 @@ impl EnvBatch {
 
     /// Summary of the episodes finished since the last call; the sums are reset.
     pub fn take_episode_stats(&mut self) -> Result<EpisodeStats> {
-        let count: u64 = self.read(Field::DoneCount)?.iter().map(|&c| c as u64).sum();
-        let ret: f64 = self.read_f32(Field::DoneReturn)?.iter().map(|&r| r as f64).sum();
-        let len: u64 = self.read(Field::DoneLength)?.iter().map(|&l| l as u64).sum();
+        self.check()?;
+        let count: u64 = self.kernel.read(Field::DoneCount)?.iter().map(|&c| c as u64).sum();
+        let ret: f64 = self.kernel.read(Field::DoneReturn)?.iter().map(|&r| f32::from_bits(r) as f64).sum();
+        let len: u64 = self.kernel.read(Field::DoneLength)?.iter().map(|&l| l as u64).sum();
         self.kernel.clear_done_stats()?;
         if count == 0 {
             return Ok(EpisodeStats::default());
