@@ -163,15 +163,11 @@ impl Gae {
                 let dones = inputs.dones.cpu_words().ok_or_else(|| not_on("CPU"))?;
                 let (rewards, values, fv, lv) =
                     (f(inputs.rewards)?, f(inputs.values)?, f(inputs.final_values)?, f(inputs.last_values)?);
-                let mut adv = vec![0.0f32; plane];
-                let mut ret = vec![0.0f32; plane];
-                gae_reference(self.params, t, n, rewards, values, dones, fv, lv, &mut adv, &mut ret);
-                let out = |b: &mut DeviceBuffer, v: &[f32]| -> Result<()> {
-                    b.cpu_words_mut().ok_or_else(|| not_on("CPU"))?.copy_from_slice(bytemuck::cast_slice(v));
-                    Ok(())
-                };
-                out(advantages, &adv)?;
-                out(returns, &ret)
+                let adv = advantages.cpu_words_mut().ok_or_else(|| not_on("CPU"))?;
+                let ret = returns.cpu_words_mut().ok_or_else(|| not_on("CPU"))?;
+                let (adv, ret) = (bytemuck::cast_slice_mut(adv), bytemuck::cast_slice_mut(ret));
+                gae_reference(self.params, t, n, rewards, values, dones, fv, lv, adv, ret);
+                Ok(())
             }
             #[cfg(feature = "wgpu")]
             Kernel::Wgpu { pipeline, uniform } => {
