@@ -24,7 +24,9 @@ if [ "${CI:-}" = true ]; then
     export MYRIAD_REQUIRE_WGPU="${MYRIAD_REQUIRE_WGPU:-1}"
 fi
 
-cargo test --workspace --locked
-cargo check --workspace --benches --locked
-cargo test -p myriad-envs --features cuda --locked --lib
-cargo test --features cuda --locked --test kernels
+# One profile (release) for tests, benches and the binary: the learning tests need optimised code, and burn is
+# compiled once for all of them.
+cargo test --release --workspace --locked
+cargo test --release --workspace --benches --no-run --locked
+cargo test --release -p myriad-envs --features cuda --locked --lib
+cargo test --release --features cuda --locked --test kernels

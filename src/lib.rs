@@ -1,10 +1,21 @@
 //! # Myriad
 //!
 //! GPU-first reinforcement learning: thousands of batched environments stepped on the device, next to the
-//! model. This crate holds the command-line tools and (as they land) the learners; the environments, spaces,
-//! registry and device layer live in [`myriad_envs`], re-exported here as [`envs`].
+//! model. This crate holds the learners (PPO), their configs, checkpoints, metrics and the command-line tools;
+//! the environments, spaces, registry and device layer live in [`myriad_envs`], re-exported here as [`envs`].
 
 pub use myriad_envs as envs;
 
+pub mod algo;
 pub mod bench;
+pub mod checkpoint;
+pub mod config;
+mod error;
+pub mod metrics;
+pub mod model;
 pub mod returns;
+pub mod run;
+pub mod runners;
+pub mod tuned;
+
+pub use error::{Error, Result};

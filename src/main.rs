@@ -2,7 +2,10 @@
 
 use clap::{Args, Parser, Subcommand};
 use myriad::bench::{bench_env, EnvBenchConfig};
-use myriad::envs::{registered, trace, Backend, Device, EnvConfig, Result};
+use myriad::envs::{registered, trace, Backend, Device, EnvConfig};
+use myriad::Result;
+
+mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +27,13 @@ enum Command {
     },
     /// Replay transitions recorded from Gymnasium and compare every output (exit 1 on any difference).
     CheckEnv(CheckEnvArgs),
+    /// Train an algorithm on batched envs (progress bar, run folder with logs, TensorBoard and checkpoints).
+    Train {
+        #[command(subcommand)]
+        algo: cli::TrainCommand,
+    },
+    /// Play episodes with a checkpoint's policy (most likely actions) and report the mean and std of returns.
+    Evaluate(cli::EvaluateArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -93,6 +103,8 @@ fn main() -> ExitCode {
         Command::Envs { json } => list_envs(json),
         Command::CheckEnv(args) => check_env(args),
         Command::Bench { what: BenchCommand::Env(args) } => bench(args),
+        Command::Train { algo } => cli::train(algo),
+        Command::Evaluate(args) => cli::evaluate(args),
     };
     match outcome {
         Ok(code) => code,
@@ -104,7 +116,7 @@ fn main() -> ExitCode {
 }
 
 fn device(name: &str) -> Result<Device> {
-    Device::new(name.parse::<Backend>()?)
+    Ok(Device::new(name.parse::<Backend>()?)?)
 }
 
 /// Writes to stdout; a closed pipe (`myriad envs | head`) ends the output quietly.

@@ -16,7 +16,7 @@ use crate::env::EnvSpec;
 use crate::error::{Error, Result};
 
 /// A named per-env buffer of the batch, for reading back to the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Field {
     /// f32 `[N, state_dim]`.
     State,
@@ -46,6 +46,32 @@ pub enum Field {
     RngCounter,
 }
 
+impl Field {
+    pub const ALL: [Field; 13] = [
+        Field::State,
+        Field::Obs,
+        Field::FinalObs,
+        Field::Reward,
+        Field::Terminated,
+        Field::Truncated,
+        Field::Elapsed,
+        Field::EpisodeReturn,
+        Field::EpisodeLength,
+        Field::DoneCount,
+        Field::DoneReturn,
+        Field::DoneLength,
+        Field::RngCounter,
+    ];
+}
+
+/// A batch's fields at one moment (see [`EnvBatch::snapshot`]), as 4-byte words.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BatchSnapshot {
+    pub env: String,
+    pub num_envs: usize,
+    pub fields: Vec<(Field, Vec<u32>)>,
+}
+
 /// Finished episodes since the last `take_episode_stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct EpisodeStats {
@@ -62,6 +88,8 @@ pub(crate) trait BatchKernel: Send {
     fn set_autoreset(&mut self, on: bool) -> Result<()>;
     fn set_state(&mut self, state: &[f32], elapsed: &[u32]) -> Result<()>;
     fn read(&self, field: Field) -> Result<Vec<u32>>;
+    /// Overwrites one field with `words` (its exact length).
+    fn write(&mut self, field: Field, words: &[u32]) -> Result<()>;
     /// Zeroes the finished-episode sums.
     fn clear_done_stats(&mut self) -> Result<()>;
     /// Bit 0: an invalid action was passed to `step` since the last reset.
@@ -168,6 +196,35 @@ impl EnvBatch {
     pub fn read(&self, field: Field) -> Result<Vec<u32>> {
         self.check()?;
         self.kernel.read(field)
+    }
+
+    /// Every field of every env, for a checkpoint: restoring it into a batch of the same env, size and seed makes
+    /// the batch continue exactly as this one would.
+    pub fn snapshot(&self) -> Result<BatchSnapshot> {
+        let fields = Field::ALL.iter().map(|&f| Ok((f, self.read(f)?))).collect::<Result<Vec<_>>>()?;
+        Ok(BatchSnapshot { env: self.spec.id.clone(), num_envs: self.num_envs, fields })
+    }
+
+    /// Resets with `seed` (which fixes the random streams' keys) and writes back every field of `snapshot`.
+    pub fn restore(&mut self, seed: u64, snapshot: &BatchSnapshot) -> Result<()> {
+        if snapshot.env != self.spec.id || snapshot.num_envs != self.num_envs {
+            return Err(Error::Shape(format!(
+                "a snapshot of {} × {} cannot restore a batch of {} × {}",
+                snapshot.num_envs, snapshot.env, self.num_envs, self.spec.id
+            )));
+        }
+        self.kernel.reset(seed)?;
+        for (field, words) in &snapshot.fields {
+            let want = self.kernel.read(*field)?.len();
+            if words.len() != want {
+                return Err(Error::Shape(format!(
+                    "snapshot field {field:?} has {} words, expected {want}",
+                    words.len()
+                )));
+            }
+            self.kernel.write(*field, words)?;
+        }
+        Ok(())
     }
 
     /// Copies an f32 buffer (`State`, `Obs`, `FinalObs`, `Reward`, `EpisodeReturn`, `DoneReturn`) to the host.

@@ -400,6 +400,27 @@ impl<E: Env> BatchKernel for CpuBatch<E> {
         Ok(())
     }
 
+    fn write(&mut self, field: Field, words: &[u32]) -> Result<()> {
+        let b = &mut self.b;
+        let f = |dst: &mut [f32]| dst.iter_mut().zip(words).for_each(|(d, w)| *d = f32::from_bits(*w));
+        match field {
+            Field::State => f(bytemuck::cast_slice_mut(b.state.as_mut_slice())),
+            Field::Obs => f(&mut b.obs),
+            Field::FinalObs => f(&mut b.final_obs),
+            Field::Reward => f(&mut b.reward),
+            Field::Terminated => b.terminated.copy_from_slice(words),
+            Field::Truncated => b.truncated.copy_from_slice(words),
+            Field::Elapsed => b.elapsed.copy_from_slice(words),
+            Field::EpisodeReturn => f(&mut b.ep_return),
+            Field::EpisodeLength => b.ep_length.copy_from_slice(words),
+            Field::DoneCount => b.done_count.copy_from_slice(words),
+            Field::DoneReturn => f(&mut b.done_return),
+            Field::DoneLength => b.done_length.copy_from_slice(words),
+            Field::RngCounter => b.counter.copy_from_slice(words),
+        }
+        Ok(())
+    }
+
     fn read(&self, field: Field) -> Result<Vec<u32>> {
         let b = &self.b;
         let f = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();

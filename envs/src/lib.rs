@@ -31,7 +31,7 @@ pub mod spaces;
 pub mod toy_text;
 pub mod trace;
 
-pub use batch::{EnvBatch, EpisodeStats, Field};
+pub use batch::{BatchSnapshot, EnvBatch, EpisodeStats, Field};
 pub use config::EnvConfig;
 pub use device::{Backend, Device, DeviceBuffer};
 pub use env::{Env, EnvSpec};

@@ -1,10 +1,10 @@
 //! Observation and action spaces, as Gymnasium defines them (`Discrete`, `Box`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A Gymnasium space. Discrete values are stored in f32 buffers as exact integers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Space {
     /// `{0, 1, ..., n-1}`.

@@ -435,6 +435,18 @@ impl BatchKernel for CudaBatch {
         self.ctx.read(buffer, offset, words)
     }
 
+    fn write(&mut self, field: Field, words: &[u32]) -> Result<()> {
+        let n = self.n;
+        let (buffer, offset) = match layout::slot(field) {
+            Slot::State => (&mut self.state, 0),
+            Slot::Obs => (&mut self.obs, 0),
+            Slot::FinalObs => (&mut self.final_obs, 0),
+            Slot::Float(row) => (&mut self.floats, row * n),
+            Slot::Int(row) => (&mut self.ints, row * n),
+        };
+        self.ctx.write(buffer, offset, words)
+    }
+
     fn clear_done_stats(&mut self) -> Result<()> {
         let n = self.n;
         self.ctx.clear(&mut self.floats, F_DONE_RETURN * n..(F_DONE_RETURN + 1) * n)?;

@@ -18,7 +18,7 @@ mod layout;
 pub mod wgpu;
 
 /// Which kind of device a batch runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// Rust on the host's cores (rayon over chunks of envs).

@@ -436,6 +436,12 @@ impl BatchKernel for WgpuBatch {
         self.ctx.read(buffer, offset, words)
     }
 
+    fn write(&mut self, field: Field, words: &[u32]) -> Result<()> {
+        let (buffer, offset, _) = self.field_range(field);
+        self.ctx.write(buffer, offset, bytemuck::cast_slice(words));
+        Ok(())
+    }
+
     fn clear_done_stats(&mut self) -> Result<()> {
         let n = self.n as u64 * 4;
         let mut encoder =

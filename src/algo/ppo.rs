@@ -1,0 +1,582 @@
+//! PPO (Schulman et al. 2017, "Proximal Policy Optimization Algorithms") with RLlib's loss and config names.
+//!
+//! One `train()` call is one iteration, read top to bottom: collect `T` steps of `N` batched envs with the current
+//! policy, compute advantages with GAE (terminated vs truncated kept apart), run `num_epochs` passes of shuffled
+//! minibatch updates, and reduce the metrics to a handful of scalars that are the only data the host reads.
+
+use crate::algo::{global_norm_clip, EpisodeWindow, TrainResult};
+use crate::config::{
+    DebuggingConfig, EnvRunnersConfig, EnvironmentConfig, EvaluationConfig, ResourcesConfig, Schedule,
+};
+use crate::envs::{EnvBatch, EnvConfig, Field};
+use crate::model::{ActorCritic, ModelConfig};
+use crate::returns::{gae_reference, GaeParams};
+use crate::runners::{self, ActionMap, Bridge};
+use crate::Error;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Distribution, Int, Tensor};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------------------------------------------
+
+/// `training(...)`: PPO's loss and optimiser settings, RLlib's names and defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PpoTraining {
+    /// Adam step size: a constant or `[[t, lr], ...]` over lifetime env steps.
+    pub lr: Schedule,
+    /// Discount factor.
+    pub gamma: f64,
+    /// GAE λ.
+    #[serde(rename = "lambda")]
+    pub lambda_: f64,
+    /// Env steps per iteration (`num_envs × rollout_fragment_length`).
+    pub train_batch_size: usize,
+    /// Samples per gradient step.
+    pub minibatch_size: usize,
+    /// Passes over the batch per iteration.
+    pub num_epochs: usize,
+    /// Reshuffle the batch before each epoch.
+    pub shuffle_batch_per_epoch: bool,
+    /// Clip range ε of the probability ratio.
+    pub clip_param: f64,
+    /// The squared value error is clipped at this value.
+    pub vf_clip_param: f64,
+    /// Weight of the value loss.
+    pub vf_loss_coeff: f64,
+    /// Weight of the entropy bonus: a constant or `[[t, c], ...]`.
+    pub entropy_coeff: Schedule,
+    /// Add `kl_coeff · KL(old ‖ new)` to the loss.
+    pub use_kl_loss: bool,
+    /// Initial KL coefficient, adapted each iteration toward `kl_target`.
+    pub kl_coeff: f64,
+    /// The KL the adaptive coefficient aims for.
+    pub kl_target: f64,
+    /// Clip gradients to this global L2 norm; 0 turns clipping off.
+    pub grad_clip: f64,
+    /// Standardise advantages over the batch before the update.
+    pub normalize_advantages: bool,
+}
+
+impl Default for PpoTraining {
+    fn default() -> Self {
+        Self {
+            lr: Schedule::Constant(5e-5),
+            gamma: 0.99,
+            lambda_: 1.0,
+            train_batch_size: 4000,
+            minibatch_size: 128,
+            num_epochs: 30,
+            shuffle_batch_per_epoch: true,
+            clip_param: 0.3,
+            vf_clip_param: 10.0,
+            vf_loss_coeff: 1.0,
+            entropy_coeff: Schedule::Constant(0.0),
+            use_kl_loss: true,
+            kl_coeff: 0.2,
+            kl_target: 0.01,
+            grad_clip: 0.0,
+            normalize_advantages: true,
+        }
+    }
+}
+
+/// Everything a PPO run needs, grouped as RLlib's `PPOConfig`; loads from and saves to TOML with the same names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PpoConfig {
+    pub environment: EnvironmentConfig,
+    pub env_runners: EnvRunnersConfig,
+    pub training: PpoTraining,
+    pub rl_module: ModelConfig,
+    pub evaluation: EvaluationConfig,
+    pub resources: ResourcesConfig,
+    pub debugging: DebuggingConfig,
+}
+
+impl PpoConfig {
+    pub fn environment(mut self, env: &str, env_config: EnvConfig) -> Self {
+        self.environment.env = env.to_string();
+        self.environment.env_config = match env_config.to_json() {
+            serde_json::Value::Object(map) => map,
+            _ => Default::default(),
+        };
+        self
+    }
+
+    pub fn env_runners(mut self, num_envs: usize, rollout_fragment_length: usize) -> Self {
+        self.env_runners = EnvRunnersConfig { num_envs_per_env_runner: num_envs, rollout_fragment_length };
+        self
+    }
+
+    pub fn training(mut self, training: PpoTraining) -> Self {
+        self.training = training;
+        self
+    }
+
+    pub fn rl_module(mut self, model: ModelConfig) -> Self {
+        self.rl_module = model;
+        self
+    }
+
+    pub fn evaluation(mut self, interval: u32, duration: u32, explore: bool) -> Self {
+        self.evaluation = EvaluationConfig {
+            evaluation_interval: interval,
+            evaluation_duration: duration,
+            evaluation_explore: explore,
+        };
+        self
+    }
+
+    pub fn resources(mut self, backend: crate::envs::Backend, device: usize) -> Self {
+        self.resources = ResourcesConfig { backend, device };
+        self
+    }
+
+    pub fn debugging(mut self, seed: u64) -> Self {
+        self.debugging = DebuggingConfig { seed };
+        self
+    }
+
+    /// Validates the config, makes the envs and the model on the configured device.
+    pub fn build(&self) -> Result<Ppo, Error> {
+        let sizes = self.validate()?;
+        Ppo::new(self.clone(), sizes)
+    }
+
+    /// Checks every value and derives the batch sizes (never written back into the config).
+    pub fn validate(&self) -> Result<Sizes, Error> {
+        let bad = |msg: String| Err(Error::Config(msg));
+        let t = &self.training;
+        let n = self.env_runners.num_envs_per_env_runner;
+        if n == 0 {
+            return bad("env_runners.num_envs_per_env_runner must be at least 1".into());
+        }
+        let horizon = match self.env_runners.rollout_fragment_length {
+            0 => {
+                if t.train_batch_size < n {
+                    return bad(format!(
+                        "training.train_batch_size ({}) is smaller than env_runners.num_envs_per_env_runner ({n}); \
+                         each env needs at least one step per iteration",
+                        t.train_batch_size
+                    ));
+                }
+                t.train_batch_size / n
+            }
+            fixed => fixed,
+        };
+        let batch = horizon * n;
+        if t.minibatch_size == 0 || t.minibatch_size > batch {
+            return bad(format!(
+                "training.minibatch_size ({}) must be between 1 and the batch of {batch} steps ({n} envs × {horizon})",
+                t.minibatch_size
+            ));
+        }
+        if t.num_epochs == 0 {
+            return bad("training.num_epochs must be at least 1".into());
+        }
+        t.lr.validate("training.lr", 0.0..=f64::INFINITY).map_err(Error::Config)?;
+        t.entropy_coeff.validate("training.entropy_coeff", 0.0..=f64::INFINITY).map_err(Error::Config)?;
+        for (name, v, lo, hi) in [
+            ("training.gamma", t.gamma, 0.0, 1.0),
+            ("training.lambda", t.lambda_, 0.0, 1.0),
+            ("training.clip_param", t.clip_param, 0.0, f64::INFINITY),
+            ("training.vf_clip_param", t.vf_clip_param, 0.0, f64::INFINITY),
+            ("training.vf_loss_coeff", t.vf_loss_coeff, 0.0, f64::INFINITY),
+            ("training.kl_coeff", t.kl_coeff, 0.0, f64::INFINITY),
+            ("training.kl_target", t.kl_target, 0.0, f64::INFINITY),
+            ("training.grad_clip", t.grad_clip, 0.0, f64::INFINITY),
+        ] {
+            if !(v.is_finite() && v >= lo && v <= hi) {
+                return bad(format!("{name} = {v} is outside [{lo}, {hi}]"));
+            }
+        }
+        if self.evaluation.evaluation_interval > 0 && self.evaluation.evaluation_duration == 0 {
+            return bad("evaluation.evaluation_duration must be at least 1 episode when evaluation is on".into());
+        }
+        Ok(Sizes { num_envs: n, horizon, batch, minibatch: t.minibatch_size, minibatches: batch / t.minibatch_size })
+    }
+}
+
+/// Sizes derived from the config by `validate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Sizes {
+    pub num_envs: usize,
+    /// T, steps per env per iteration.
+    pub horizon: usize,
+    /// T·N.
+    pub batch: usize,
+    pub minibatch: usize,
+    /// Gradient steps per epoch.
+    pub minibatches: usize,
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Learner
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Counters that, with the model and optimiser, make a run resumable.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub iteration: u64,
+    pub env_steps: u64,
+    pub episodes: u64,
+    pub kl_coeff: f64,
+    pub time_total_s: f64,
+    pub window: EpisodeWindow,
+}
+
+/// A PPO run: envs, model, optimiser and counters on one device.
+pub struct Ppo {
+    pub(crate) config: PpoConfig,
+    sizes: Sizes,
+    pub(crate) env: EnvBatch,
+    bridge: Bridge,
+    actions: ActionMap,
+    pub(crate) model: ActorCritic,
+    pub(crate) optimizer: ModuleOptimizer,
+    pub(crate) progress: Progress,
+}
+
+/// One step of the rollout, as tensors on the learner's device.
+struct Transition {
+    obs: Tensor<2>,
+    actions: Tensor<2>,
+    log_prob: Tensor<1>,
+    value: Tensor<1>,
+    dist_inputs: Tensor<2>,
+    reward: Tensor<1>,
+    terminated: Tensor<1>,
+    truncated: Tensor<1>,
+    final_obs: Tensor<2>,
+}
+
+/// The flattened `[T·N, ...]` batch the update reads.
+struct Batch {
+    obs: Tensor<2>,
+    actions: Tensor<2>,
+    log_prob: Tensor<1>,
+    value: Tensor<1>,
+    dist_inputs: Tensor<2>,
+    advantages: Tensor<1>,
+    returns: Tensor<1>,
+}
+
+/// Loss terms of one minibatch, each a `[1]` tensor (detached in the stats).
+struct LossStats {
+    total: Tensor<1>,
+    policy: Tensor<1>,
+    vf: Tensor<1>,
+    entropy: Tensor<1>,
+    kl: Tensor<1>,
+    clip_fraction: Tensor<1>,
+}
+
+impl Ppo {
+    fn new(config: PpoConfig, sizes: Sizes) -> Result<Self, Error> {
+        let env_config = EnvConfig::from_json(&serde_json::Value::Object(config.environment.env_config.clone()))?;
+        let bridge = Bridge::new(&config.resources)?;
+        let mut env = crate::envs::make(&config.environment.env, &env_config, sizes.num_envs, bridge.env_device())?;
+        let spec = env.spec().clone();
+        let actions = ActionMap::new(&spec.action_space, &config.environment, bridge.device())?;
+        bridge.device().seed(config.debugging.seed);
+        let model = config
+            .rl_module
+            .init(&spec.observation_space, &spec.action_space, bridge.device())
+            .map_err(|e| Error::Config(format!("rl_module: {e} ({})", spec.id)))?;
+        env.reset(config.debugging.seed)?;
+        let optimizer = AdamConfig::new().with_epsilon(1e-5).init();
+        let progress = Progress { kl_coeff: config.training.kl_coeff, ..Default::default() };
+        Ok(Self { config, sizes, env, bridge, actions, model, optimizer, progress })
+    }
+
+    pub fn config(&self) -> &PpoConfig {
+        &self.config
+    }
+
+    pub fn sizes(&self) -> Sizes {
+        self.sizes
+    }
+
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    pub fn env_spec(&self) -> &crate::envs::EnvSpec {
+        self.env.spec()
+    }
+
+    pub fn model(&self) -> &ActorCritic {
+        &self.model
+    }
+
+    /// One iteration: collect, advantages, update, metrics.
+    pub fn train(&mut self) -> Result<TrainResult, Error> {
+        let started = Instant::now();
+        let transfers_before = self.bridge.transfers();
+        let t = &self.config.training;
+        let Sizes { horizon, batch: b, minibatch: m, minibatches, .. } = self.sizes;
+        // Every random draw of this iteration comes from a stream keyed by (seed, iteration): a resumed run draws
+        // the same numbers as an uninterrupted one.
+        let iteration_seed = crate::envs::rng::mix32(self.config.debugging.seed as u32 ^ 0x9e37_79b9) as u64
+            ^ (self.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        self.bridge.device().seed(iteration_seed);
+        let env_steps_at_start = self.progress.env_steps;
+        let lr = t.lr.value_at(env_steps_at_start);
+        let entropy_coeff = t.entropy_coeff.value_at(env_steps_at_start);
+        let dist = self.model.dist().clone();
+
+        // ---- 1. Collect: T steps of N envs with the current policy, no gradients ----
+        let policy = self.model.valid();
+        let mut rollout = Vec::with_capacity(horizon);
+        for _ in 0..horizon {
+            let obs = self.bridge.obs(&self.env, Field::Obs)?;
+            let out = policy.forward(obs.clone());
+            let actions = dist.sample(out.dist_inputs.clone());
+            let log_prob = dist.log_prob(out.dist_inputs.clone(), actions.clone());
+            let env_actions = self.actions.to_env(actions.clone());
+            self.bridge.step(&mut self.env, env_actions)?;
+            let (reward, terminated, truncated) = self.bridge.outcome(&self.env)?;
+            let final_obs = self.bridge.obs(&self.env, Field::FinalObs)?;
+            rollout.push(Transition {
+                obs,
+                actions,
+                log_prob,
+                value: out.value,
+                dist_inputs: out.dist_inputs,
+                reward,
+                terminated,
+                truncated,
+                final_obs,
+            });
+        }
+        let last_value = policy.value(self.bridge.obs(&self.env, Field::Obs)?);
+        let sampling_s = started.elapsed().as_secs_f64();
+
+        // ---- 2. Advantages: GAE over [T, N], bootstrapping truncated episodes from V(final obs) ----
+        let advantage_start = Instant::now();
+        let cat1 = |f: fn(&Transition) -> Tensor<1>| Tensor::cat(rollout.iter().map(f).collect(), 0);
+        let cat2 = |f: fn(&Transition) -> Tensor<2>| Tensor::cat(rollout.iter().map(f).collect(), 0);
+        let values = cat1(|s| s.value.clone()); // [T·N], time-major
+        let final_values = policy.value(cat2(|s| s.final_obs.clone()));
+        let dones = Tensor::cat(vec![cat1(|s| s.terminated.clone()), cat1(|s| s.truncated.clone())], 0); // [2·T·N]
+        let (advantages, returns) = self.gae(
+            GaeParams { gamma: t.gamma as f32, lambda: t.lambda_ as f32 },
+            cat1(|s| s.reward.clone()),
+            values.clone(),
+            dones,
+            final_values,
+            last_value,
+        )?;
+        let advantages = if t.normalize_advantages {
+            let mean = advantages.clone().mean();
+            let centred = advantages - mean.unsqueeze();
+            let std = centred.clone().square().mean().sqrt();
+            centred / (std + 1e-8).unsqueeze()
+        } else {
+            advantages
+        };
+        let data = Batch {
+            obs: cat2(|s| s.obs.clone()),
+            actions: cat2(|s| s.actions.clone()),
+            log_prob: cat1(|s| s.log_prob.clone()),
+            value: values,
+            dist_inputs: cat2(|s| s.dist_inputs.clone()),
+            advantages,
+            returns,
+        };
+        drop(rollout);
+        let explained_var = explained_variance(data.value.clone(), data.returns.clone());
+        let advantages_s = advantage_start.elapsed().as_secs_f64();
+
+        // ---- 3. Update: num_epochs passes of shuffled minibatches, Adam with a global-norm clip ----
+        let update_start = Instant::now();
+        let device = self.bridge.device().clone();
+        let mut sums: Option<[Tensor<1>; 7]> = None;
+        let steps = (t.num_epochs * minibatches) as f64;
+        for _ in 0..t.num_epochs {
+            let order: Tensor<1, Int> = if t.shuffle_batch_per_epoch {
+                Tensor::<1>::random([b], Distribution::Uniform(0.0, 1.0), &device).argsort(0)
+            } else {
+                Tensor::arange(0..b as i64, &device)
+            };
+            for k in 0..minibatches {
+                let index = order.clone().narrow(0, k * m, m);
+                let stats = self.loss(&data, index, entropy_coeff);
+                let grads = GradientsParams::from_grads(stats.total.backward(), &self.model);
+                let (grads, norm) = global_norm_clip(&self.model, grads, t.grad_clip);
+                self.model = self.optimizer.step(lr, self.model.clone(), grads);
+                let row = [
+                    stats.total.detach(),
+                    stats.policy.detach(),
+                    stats.vf.detach(),
+                    stats.entropy.detach(),
+                    stats.kl.detach(),
+                    stats.clip_fraction.detach(),
+                    norm,
+                ];
+                sums = Some(match sums {
+                    None => row,
+                    Some(acc) => std::array::from_fn(|i| acc[i].clone() + row[i].clone()),
+                });
+            }
+        }
+        let update_s = update_start.elapsed().as_secs_f64();
+
+        // ---- 4. Metrics: the only device → host read of the iteration ----
+        let mut scalars = Vec::from(sums.expect("at least one minibatch"));
+        scalars.push(explained_var);
+        let scalars: Vec<f32> = self.bridge.read_scalars(Tensor::cat(scalars, 0))?;
+        let mean = |i: usize| scalars[i] as f64 / steps;
+        let (total_loss, mean_kl) = (mean(0), mean(4));
+        if !total_loss.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "the PPO loss became {total_loss} in iteration {}; training stopped (lower training.lr or set \
+                 training.grad_clip)",
+                self.progress.iteration + 1
+            )));
+        }
+        let kl_coeff_used = self.progress.kl_coeff;
+        if t.use_kl_loss {
+            // RLlib's adaptive KL coefficient.
+            if mean_kl > 2.0 * t.kl_target {
+                self.progress.kl_coeff *= 1.5;
+            } else if mean_kl < 0.5 * t.kl_target {
+                self.progress.kl_coeff *= 0.5;
+            }
+        }
+        let episodes = self.env.take_episode_stats()?;
+        self.progress.window.push(episodes.episodes, episodes.return_mean, episodes.length_mean);
+        self.progress.iteration += 1;
+        self.progress.env_steps += b as u64;
+        self.progress.episodes += episodes.episodes;
+        let iteration_s = started.elapsed().as_secs_f64();
+        self.progress.time_total_s += iteration_s;
+        let (to_device, to_host) = self.bridge.transfers();
+        let mut result = TrainResult::new(&self.progress);
+        result.episodes_this_iter = episodes.episodes;
+        result.learner.policy_loss = mean(1);
+        result.learner.vf_loss = mean(2);
+        result.learner.entropy = mean(3);
+        result.learner.mean_kl_loss = mean_kl;
+        result.learner.clip_fraction = mean(5);
+        result.learner.gradients_global_norm = mean(6);
+        result.learner.vf_explained_var = scalars[7] as f64;
+        result.learner.total_loss = total_loss;
+        result.learner.curr_kl_coeff = kl_coeff_used;
+        result.learner.curr_entropy_coeff = entropy_coeff;
+        result.learner.learning_rate = lr;
+        result.timers.env_runner_sampling = sampling_s;
+        result.timers.advantages = advantages_s;
+        result.timers.learner_update = update_s;
+        result.timers.training_iteration = iteration_s;
+        result.num_env_steps_sampled_per_second = b as f64 / iteration_s;
+        result.host_to_device_bytes = to_device - transfers_before.0;
+        result.device_to_host_bytes = to_host - transfers_before.1;
+
+        // ---- Evaluation, every `evaluation_interval` iterations ----
+        let e = &self.config.evaluation;
+        if e.evaluation_interval > 0 && self.progress.iteration % e.evaluation_interval as u64 == 0 {
+            let eval_start = Instant::now();
+            let summary = self.evaluate(e.evaluation_duration as usize, e.evaluation_explore)?;
+            result.evaluation_episode_return_mean = Some(summary.return_mean);
+            result.timers.evaluation = eval_start.elapsed().as_secs_f64();
+            self.progress.time_total_s += result.timers.evaluation;
+            result.time_total_s = self.progress.time_total_s;
+        }
+        Ok(result)
+    }
+
+    /// Runs `episodes` episodes with the current policy on a fresh batch (one episode per env) and summarises
+    /// their returns. The eval envs are seeded apart from the training envs and per iteration.
+    pub fn evaluate(&self, episodes: usize, explore: bool) -> Result<runners::EvalSummary, Error> {
+        let seed = self.config.debugging.seed.wrapping_add(1_000_003).wrapping_add(self.progress.iteration << 20);
+        self.evaluate_with_seed(episodes, explore, seed)
+    }
+
+    /// As [`Ppo::evaluate`], with the eval envs seeded by `seed`.
+    pub fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<runners::EvalSummary, Error> {
+        let env_config = EnvConfig::from_json(&serde_json::Value::Object(self.config.environment.env_config.clone()))?;
+        runners::evaluate(
+            &self.model.valid(),
+            &self.config.environment.env,
+            &env_config,
+            &self.bridge,
+            &self.actions,
+            episodes,
+            explore,
+            seed,
+        )
+    }
+
+    /// GAE on the learner's device. `dones` is `[2·T·N]`: terminated then truncated.
+    fn gae(
+        &self,
+        params: GaeParams,
+        rewards: Tensor<1>,
+        values: Tensor<1>,
+        dones: Tensor<1>,
+        final_values: Tensor<1>,
+        last_values: Tensor<1>,
+    ) -> Result<(Tensor<1>, Tensor<1>), Error> {
+        let Sizes { num_envs: n, horizon, batch, .. } = self.sizes;
+        let host = |x: Tensor<1>| self.bridge.to_vec(x);
+        let (rewards, values, final_values, last_values) =
+            (host(rewards)?, host(values)?, host(final_values)?, host(last_values)?);
+        let dones: Vec<u32> = host(dones)?.into_iter().map(|d| d as u32).collect();
+        let (mut advantages, mut returns) = (vec![0.0; batch], vec![0.0; batch]);
+        gae_reference(
+            params,
+            horizon,
+            n,
+            &rewards,
+            &values,
+            &dones,
+            &final_values,
+            &last_values,
+            &mut advantages,
+            &mut returns,
+        );
+        Ok((self.bridge.from_vec(advantages), self.bridge.from_vec(returns)))
+    }
+
+    /// RLlib's PPO loss on the minibatch `index` selects, with the stats it reports.
+    fn loss(&self, data: &Batch, index: Tensor<1, Int>, entropy_coeff: f64) -> LossStats {
+        let t = &self.config.training;
+        let dist = self.model.dist();
+        let pick1 = |x: &Tensor<1>| x.clone().select(0, index.clone());
+        let pick2 = |x: &Tensor<2>| x.clone().select(0, index.clone());
+        let (advantages, returns, old_log_prob) =
+            (pick1(&data.advantages), pick1(&data.returns), pick1(&data.log_prob));
+        let out = self.model.forward(pick2(&data.obs));
+        let log_prob = dist.log_prob(out.dist_inputs.clone(), pick2(&data.actions));
+        let ratio = (log_prob - old_log_prob).exp();
+        let clipped = ratio.clone().clamp(1.0 - t.clip_param, 1.0 + t.clip_param);
+        let surrogate = (ratio.clone() * advantages.clone()).min_pair(clipped * advantages);
+        let policy = surrogate.mean().neg();
+        let vf = (out.value - returns).square().clamp(0.0, t.vf_clip_param).mean();
+        let entropy = dist.entropy(out.dist_inputs.clone()).mean();
+        let kl = dist.kl(pick2(&data.dist_inputs), out.dist_inputs).mean();
+        let mut total =
+            policy.clone() + vf.clone().mul_scalar(t.vf_loss_coeff) - entropy.clone().mul_scalar(entropy_coeff);
+        if t.use_kl_loss {
+            total = total + kl.clone().mul_scalar(self.progress.kl_coeff);
+        }
+        let clip_fraction = (ratio - 1.0).abs().greater_elem(t.clip_param).float().mean();
+        LossStats { total, policy, vf, entropy, kl, clip_fraction }
+    }
+}
+
+/// 1 − Var(returns − values) / Var(returns), `[1]`.
+fn explained_variance(values: Tensor<1>, returns: Tensor<1>) -> Tensor<1> {
+    let var = |x: Tensor<1>| {
+        let mean = x.clone().mean();
+        (x - mean.unsqueeze()).square().mean()
+    };
+    let residual = var(returns.clone() - values);
+    residual.div(var(returns) + 1e-8).neg() + 1.0
+}

@@ -1,0 +1,276 @@
+//! `myriad train` and `myriad evaluate`.
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use myriad::algo::{PpoConfig, TrainResult};
+use myriad::envs::Backend;
+use myriad::run::{run, RunOptions, Stop};
+use myriad::{checkpoint, config, tuned, Error, Result};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Subcommand)]
+pub enum TrainCommand {
+    /// Proximal Policy Optimization on batched envs.
+    ///
+    /// Without --config, the tuned config for the env (tuned/*.toml, built in) is used when there is one, else
+    /// PPO's defaults. Without stop flags, the run stops at the config's [stop] table, else at the env's reward
+    /// threshold or after 10 M env steps.
+    Ppo(TrainArgs),
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Env id, e.g. CartPole-v1 (`myriad envs` lists them).
+    #[arg(long)]
+    env: Option<String>,
+    /// A PPO config in TOML (RLlib's group and field names) with an optional [stop] table.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one config value, e.g. --set training.lr=3e-4 --set rl_module.fcnet_hiddens=[64,64].
+    #[arg(long = "set", value_name = "GROUP.FIELD=VALUE")]
+    set: Vec<String>,
+    /// Envs stepped together (env_runners.num_envs_per_env_runner).
+    #[arg(long)]
+    num_envs: Option<usize>,
+    /// Stop once the mean return (evaluation's when evaluation is on) reaches this.
+    #[arg(long)]
+    stop_reward: Option<f64>,
+    /// Stop after this many env steps.
+    #[arg(long)]
+    stop_timesteps: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    stop_seconds: Option<f64>,
+    /// Where envs and the learner run: cpu or wgpu.
+    #[arg(long)]
+    backend: Option<Backend>,
+    /// Seed of envs, initial weights and every random draw.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run folder for progress.jsonl, progress.csv, tb/ and the checkpoint [default: runs/ppo_<env>_<time>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run whose checkpoint (or run folder) this is; its config is used.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Checkpoint every this many iterations (always at the end; 0: only at the end).
+    #[arg(long, default_value_t = 10)]
+    checkpoint_frequency: u64,
+    /// End with one JSON line: {"solved", "env_steps", "wall_s", "episode_return_mean", "eval_return_mean"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// A checkpoint folder (or the run folder holding it).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Episodes to play, in parallel.
+    #[arg(long, default_value_t = 100)]
+    episodes: usize,
+    /// Where to run: cpu or wgpu [default: the checkpoint's].
+    #[arg(long)]
+    backend: Option<Backend>,
+    /// Seed of the evaluation envs.
+    #[arg(long, default_value_t = 12345)]
+    seed: u64,
+    /// Print one JSON line: {"episodes", "return_mean", "return_std", "length_mean"}.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn train(command: TrainCommand) -> Result<ExitCode> {
+    let TrainCommand::Ppo(args) = command;
+    let (mut config, file_stop, origin) = load_config(&args)?;
+    if let Some(n) = args.num_envs {
+        config.env_runners.num_envs_per_env_runner = n;
+    }
+    if let Some(backend) = args.backend {
+        config.resources.backend = backend;
+    }
+    if let Some(seed) = args.seed {
+        config.debugging.seed = seed;
+    }
+    let mut ppo = match &args.resume {
+        Some(path) => checkpoint::restore(path, &config)?,
+        None => config.build()?,
+    };
+    let spec = ppo.env_spec().clone();
+    let mut stop = Stop {
+        episode_return_mean: args.stop_reward,
+        num_env_steps_sampled_lifetime: args.stop_timesteps,
+        time_total_s: args.stop_seconds,
+        training_iteration: None,
+    };
+    if stop.is_empty() {
+        stop = file_stop;
+    }
+    if stop.is_empty() {
+        stop.episode_return_mean = spec.reward_threshold.map(f64::from);
+        stop.num_env_steps_sampled_lifetime = Some(10_000_000);
+    }
+    let out = args.out.clone().or_else(|| args.resume.as_ref().map(|p| run_folder_of(p))).unwrap_or_else(|| {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        PathBuf::from("runs").join(format!("ppo_{}_{secs}", spec.id))
+    });
+    let sizes = ppo.sizes();
+    eprintln!(
+        "PPO on {} ({origin}): {} envs × {} steps per iteration on {}; run folder {}",
+        spec.id,
+        sizes.num_envs,
+        sizes.horizon,
+        ppo.config().resources.backend,
+        out.display()
+    );
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    // A second Ctrl-C is not caught again; the first asks for a final checkpoint after the current iteration.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing the iteration and writing a checkpoint (Ctrl-C again to quit now)");
+    });
+    let summary = run(
+        &mut ppo,
+        RunOptions {
+            stop,
+            out: Some(out),
+            checkpoint_frequency: args.checkpoint_frequency,
+            interrupt,
+            on_result: progress_display(),
+        },
+    )?;
+    eprintln!(
+        "stopped ({}) after {} iterations, {} env steps, {:.1} s; return {}; evaluation {}; checkpoint {}",
+        summary.stopped_by,
+        summary.iterations,
+        summary.env_steps,
+        summary.wall_s,
+        fmt_opt(summary.episode_return_mean),
+        fmt_opt(summary.eval_return_mean),
+        summary.checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
+    );
+    if args.json {
+        let line = serde_json::json!({
+            "solved": summary.solved,
+            "env_steps": summary.env_steps,
+            "wall_s": summary.wall_s,
+            "episode_return_mean": summary.episode_return_mean,
+            "eval_return_mean": summary.eval_return_mean,
+        });
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The config of a run: the resumed checkpoint's, a file's, or the env's tuned one, then `--set` overrides.
+fn load_config(args: &TrainArgs) -> Result<(PpoConfig, Stop, String)> {
+    let (mut config, stop, origin) = if let Some(path) = &args.resume {
+        let config = checkpoint::load_config(path)?;
+        if let Some(env) = &args.env {
+            if *env != config.environment.env {
+                return Err(Error::Checkpoint(format!(
+                    "{} was trained on {}, not {env}",
+                    path.display(),
+                    config.environment.env
+                )));
+            }
+        }
+        (config, Stop::default(), format!("resumed from {}", path.display()))
+    } else if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+        let (mut config, stop) = tuned::parse(&text, &path.display().to_string())?;
+        if let Some(env) = &args.env {
+            config.environment.env = env.clone();
+        }
+        (config, stop, path.display().to_string())
+    } else {
+        let env =
+            args.env.clone().ok_or_else(|| Error::Config("give --env ID, --config FILE or --resume DIR".into()))?;
+        myriad::envs::registry::lookup(&env)?;
+        match tuned::for_env(&env) {
+            Some((name, text)) => {
+                let (config, stop) = tuned::parse(text, name)?;
+                (config, stop, format!("tuned/{name}"))
+            }
+            None => {
+                let config = PpoConfig {
+                    environment: config::EnvironmentConfig { env, ..Default::default() },
+                    ..Default::default()
+                };
+                (config, Stop::default(), "PPO defaults".into())
+            }
+        }
+    };
+    if !args.set.is_empty() {
+        config = config::apply_overrides(&config, &args.set).map_err(Error::Config)?;
+    }
+    Ok((config, stop, origin))
+}
+
+fn run_folder_of(path: &std::path::Path) -> PathBuf {
+    match checkpoint::locate(path) {
+        Ok(dir) => dir.parent().map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from(".")),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "n/a".into())
+}
+
+/// A progress bar on a terminal, one line per iteration otherwise (both on stderr).
+fn progress_display() -> Box<dyn FnMut(&TrainResult, &Stop)> {
+    let tty = std::io::stderr().is_terminal();
+    let mut bar: Option<ProgressBar> = None;
+    Box::new(move |r: &TrainResult, stop: &Stop| {
+        let line = format!(
+            "iter {:>4}  steps {:>9}  {:>9.0} steps/s  return {}  eval {}  loss {:.3}  kl {:.4}",
+            r.training_iteration,
+            r.num_env_steps_sampled_lifetime,
+            r.num_env_steps_sampled_per_second,
+            fmt_opt(r.episode_return_mean),
+            fmt_opt(r.evaluation_episode_return_mean),
+            r.learner.total_loss,
+            r.learner.mean_kl_loss,
+        );
+        if !tty {
+            eprintln!("{line}");
+            return;
+        }
+        let bar = bar.get_or_insert_with(|| {
+            let total = stop.num_env_steps_sampled_lifetime.unwrap_or(0);
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} env steps  {msg}").expect("valid template"),
+            );
+            bar
+        });
+        bar.set_position(r.num_env_steps_sampled_lifetime);
+        bar.set_message(line);
+    })
+}
+
+pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
+    let mut config = checkpoint::load_config(&args.checkpoint)?;
+    if let Some(backend) = args.backend {
+        config.resources.backend = backend;
+    }
+    let ppo = checkpoint::restore(&args.checkpoint, &config)?;
+    let summary = ppo.evaluate_with_seed(args.episodes, false, args.seed)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary).expect("summary serialises"));
+    } else {
+        println!(
+            "{} episodes of {}: return {:.2} ± {:.2} (mean ± std), length {:.1}",
+            summary.episodes, config.environment.env, summary.return_mean, summary.return_std, summary.length_mean
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

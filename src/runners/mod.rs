@@ -1,0 +1,72 @@
+//! Env runners: drive a batched env with a policy. The [`Bridge`] moves env fields into the learner's tensors and
+//! actions back; [`evaluate`] plays whole episodes for evaluation.
+
+mod bridge;
+
+pub use bridge::{ActionMap, Bridge};
+
+use crate::envs::{make, EnvConfig, Field};
+use crate::model::ActorCritic;
+use crate::Error;
+use serde::Serialize;
+
+/// Returns of a set of evaluation episodes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalSummary {
+    pub episodes: usize,
+    pub return_mean: f64,
+    pub return_std: f64,
+    pub length_mean: f64,
+}
+
+/// Plays `episodes` episodes at once, one per env of a fresh batch seeded with `seed`, and summarises the first
+/// episode of each env. `explore = false` takes the most likely action.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    policy: &ActorCritic,
+    env_id: &str,
+    env_config: &EnvConfig,
+    bridge: &Bridge,
+    actions: &ActionMap,
+    episodes: usize,
+    explore: bool,
+    seed: u64,
+) -> Result<EvalSummary, Error> {
+    if episodes == 0 {
+        return Err(Error::Config("evaluation needs at least one episode".into()));
+    }
+    let mut env = make(env_id, env_config, episodes, bridge.env_device())?;
+    env.reset(seed)?;
+    let limit = match env.spec().max_episode_steps {
+        0 => 1_000_000,
+        steps => steps as usize,
+    };
+    let dist = policy.dist().clone();
+    let (mut done, mut returns, mut lengths) = (vec![false; episodes], vec![0.0f64; episodes], vec![0u32; episodes]);
+    for _ in 0..limit {
+        let out = policy.forward(bridge.obs(&env, Field::Obs)?);
+        let chosen = if explore { dist.sample(out.dist_inputs) } else { dist.mode(out.dist_inputs) };
+        bridge.step(&mut env, actions.to_env(chosen))?;
+        let reward = env.read_f32(Field::Reward)?;
+        let (terminated, truncated) = (env.read_bool(Field::Terminated)?, env.read_bool(Field::Truncated)?);
+        for i in 0..episodes {
+            if !done[i] {
+                returns[i] += reward[i] as f64;
+                lengths[i] += 1;
+                done[i] = terminated[i] || truncated[i];
+            }
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+    }
+    let n = episodes as f64;
+    let mean = returns.iter().sum::<f64>() / n;
+    let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    Ok(EvalSummary {
+        episodes,
+        return_mean: mean,
+        return_std: std,
+        length_mean: lengths.iter().map(|&l| l as f64).sum::<f64>() / n,
+    })
+}
