@@ -1,6 +1,8 @@
 //! PPO end to end on the CPU backend: config validation, TOML, determinism, exact resume from a checkpoint, clear
 //! errors for bad checkpoints and non-finite losses, and short learning runs of every tuned config.
 
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::Tensor;
 use myriad::algo::{PpoConfig, TrainResult};
 use myriad::envs::EnvConfig;
 use myriad::run::{run, RunOptions, Stop};
@@ -150,31 +152,34 @@ fn bad_checkpoints_are_clear_errors() {
 
 #[test]
 fn non_finite_loss_stops_with_the_last_checkpoint_intact() {
+    struct Poison;
+    impl ModuleMapper for Poison {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| t.mul_scalar(f32::NAN).detach().require_grad())
+        }
+    }
     let dir = temp_dir("nan");
-    let mut config = small_cartpole();
+    let config = small_cartpole();
     let mut ppo = config.build().unwrap();
     ppo.train().unwrap();
     let saved = checkpoint::save(&ppo, &dir).unwrap();
     let before = std::fs::read(saved.join("model.bpk")).unwrap();
-    config.training.lr = 1e30.into();
-    config.training.grad_clip = 0.0;
-    let mut ppo = checkpoint::restore(&dir, &config).unwrap();
+    let poisoned = ppo.model().clone().map(&mut Poison);
+    ppo.set_model(poisoned);
     let options = RunOptions {
-        stop: Stop { training_iteration: Some(50), ..Default::default() },
+        stop: Stop { training_iteration: Some(5), ..Default::default() },
         out: Some(dir.clone()),
         checkpoint_frequency: 1,
         interrupt: Arc::new(AtomicBool::new(false)),
         on_result: Box::new(|_, _| {}),
     };
     match run(&mut ppo, options) {
-        Err(Error::NonFinite(m)) => assert!(m.contains("loss"), "{m}"),
+        Err(Error::NonFinite(m)) => assert!(m.contains("loss") && m.contains("iteration 2"), "{m}"),
         other => panic!("expected a non-finite loss error, got {:?}", other.map(|s| s.stopped_by)),
     }
-    // Checkpoints of finite iterations may have replaced the first one; whichever is there loads.
-    let now = std::fs::read(saved.join("model.bpk")).unwrap();
-    let restored = checkpoint::restore(&dir, &config.clone()).unwrap();
-    assert!(restored.progress().iteration >= 1);
-    let _ = (before, now);
+    assert_eq!(std::fs::read(saved.join("model.bpk")).unwrap(), before, "the last good checkpoint is untouched");
+    let restored = checkpoint::restore(&dir, &config).unwrap();
+    assert_eq!(restored.progress().iteration, 1);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -248,7 +253,7 @@ fn cartpole_learns() {
 
 #[test]
 fn acrobot_learns() {
-    let best = learn("Acrobot-v1", 120_000, &[]);
+    let best = learn("Acrobot-v1", 200_000, &[]);
     assert!(best >= -150.0, "best evaluation mean {best}");
 }
 
@@ -260,6 +265,6 @@ fn pendulum_learns() {
 
 #[test]
 fn frozenlake_learns() {
-    let best = learn("FrozenLake-v1", 150_000, &["evaluation.evaluation_duration=300"]);
-    assert!(best >= 0.4, "best evaluation success rate {best}");
+    let best = learn("FrozenLake-v1", 250_000, &["evaluation.evaluation_duration=300"]);
+    assert!(best >= 0.5, "best evaluation success rate {best}");
 }

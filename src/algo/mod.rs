@@ -210,6 +210,7 @@ pub fn global_norm_clip<M: Module>(module: &M, grads: GradientsParams, max_norm:
 }
 
 #[cfg(test)]
+#[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
 mod tests {
     use super::*;
     use burn::module::Module;

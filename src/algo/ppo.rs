@@ -11,11 +11,11 @@ use crate::config::{
 use crate::envs::{EnvBatch, EnvConfig, Field};
 use crate::model::{ActorCritic, ModelConfig};
 use crate::returns::{gae_reference, GaeParams};
-use crate::runners::{self, ActionMap, Bridge};
+use crate::runners::{self, ActionMap, Bridge, Noise};
 use crate::Error;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Distribution, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -283,10 +283,9 @@ impl Ppo {
         let mut env = crate::envs::make(&config.environment.env, &env_config, sizes.num_envs, bridge.env_device())?;
         let spec = env.spec().clone();
         let actions = ActionMap::new(&spec.action_space, &config.environment, bridge.device())?;
-        bridge.device().seed(config.debugging.seed);
         let model = config
             .rl_module
-            .init(&spec.observation_space, &spec.action_space, bridge.device())
+            .init(&spec.observation_space, &spec.action_space, bridge.device(), config.debugging.seed)
             .map_err(|e| Error::Config(format!("rl_module: {e} ({})", spec.id)))?;
         env.reset(config.debugging.seed)?;
         let optimizer = AdamConfig::new().with_epsilon(1e-5).init();
@@ -314,6 +313,11 @@ impl Ppo {
         &self.model
     }
 
+    /// Replaces the model (e.g. with pre-trained weights); it must have this run's spaces and layout.
+    pub fn set_model(&mut self, model: ActorCritic) {
+        self.model = model;
+    }
+
     /// One iteration: collect, advantages, update, metrics.
     pub fn train(&mut self) -> Result<TrainResult, Error> {
         let started = Instant::now();
@@ -322,9 +326,7 @@ impl Ppo {
         let Sizes { horizon, batch: b, minibatch: m, minibatches, .. } = self.sizes;
         // Every random draw of this iteration comes from a stream keyed by (seed, iteration): a resumed run draws
         // the same numbers as an uninterrupted one.
-        let iteration_seed = crate::envs::rng::mix32(self.config.debugging.seed as u32 ^ 0x9e37_79b9) as u64
-            ^ (self.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        self.bridge.device().seed(iteration_seed);
+        let mut noise = Noise::new(self.config.debugging.seed, self.progress.iteration);
         let env_steps_at_start = self.progress.env_steps;
         let lr = t.lr.value_at(env_steps_at_start);
         let entropy_coeff = t.entropy_coeff.value_at(env_steps_at_start);
@@ -336,7 +338,8 @@ impl Ppo {
         for _ in 0..horizon {
             let obs = self.bridge.obs(&self.env, Field::Obs)?;
             let out = policy.forward(obs.clone());
-            let actions = dist.sample(out.dist_inputs.clone());
+            let eps = self.bridge.noise(&mut noise, dist.noise(), self.sizes.num_envs);
+            let actions = dist.sample(out.dist_inputs.clone(), eps);
             let log_prob = dist.log_prob(out.dist_inputs.clone(), actions.clone());
             let env_actions = self.actions.to_env(actions.clone());
             self.bridge.step(&mut self.env, env_actions)?;
@@ -400,7 +403,7 @@ impl Ppo {
         let steps = (t.num_epochs * minibatches) as f64;
         for _ in 0..t.num_epochs {
             let order: Tensor<1, Int> = if t.shuffle_batch_per_epoch {
-                Tensor::<1>::random([b], Distribution::Uniform(0.0, 1.0), &device).argsort(0)
+                self.bridge.permutation(&mut noise, b)
             } else {
                 Tensor::arange(0..b as i64, &device)
             };

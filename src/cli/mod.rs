@@ -17,8 +17,8 @@ pub enum TrainCommand {
     /// Proximal Policy Optimization on batched envs.
     ///
     /// Without --config, the tuned config for the env (tuned/*.toml, built in) is used when there is one, else
-    /// PPO's defaults. Without stop flags, the run stops at the config's [stop] table, else at the env's reward
-    /// threshold or after 10 M env steps.
+    /// PPO's defaults. The run stops at the first criterion met: those of the config's [stop] table (without one:
+    /// the env's reward threshold, or 10 M env steps), each replaced by its --stop-* flag when given.
     Ppo(TrainArgs),
 }
 
@@ -101,18 +101,20 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
         None => config.build()?,
     };
     let spec = ppo.env_spec().clone();
-    let mut stop = Stop {
-        episode_return_mean: args.stop_reward,
-        num_env_steps_sampled_lifetime: args.stop_timesteps,
-        time_total_s: args.stop_seconds,
-        training_iteration: None,
-    };
-    if stop.is_empty() {
-        stop = file_stop;
-    }
+    // The config's [stop] table, with each criterion given on the command line replacing its own.
+    let mut stop = file_stop;
     if stop.is_empty() {
         stop.episode_return_mean = spec.reward_threshold.map(f64::from);
         stop.num_env_steps_sampled_lifetime = Some(10_000_000);
+    }
+    if args.stop_reward.is_some() {
+        stop.episode_return_mean = args.stop_reward;
+    }
+    if args.stop_timesteps.is_some() {
+        stop.num_env_steps_sampled_lifetime = args.stop_timesteps;
+    }
+    if args.stop_seconds.is_some() {
+        stop.time_total_s = args.stop_seconds;
     }
     let out = args.out.clone().or_else(|| args.resume.as_ref().map(|p| run_folder_of(p))).unwrap_or_else(|| {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);

@@ -4,8 +4,9 @@
 //! f32 indices `[B, 1]` so that every action batch is a float `[B, A]` tensor.
 
 use crate::envs::spaces::Space;
+use crate::runners::NoiseKind;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Distribution, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 use std::f64::consts::PI;
 
 /// Categorical over `n` actions; inputs are logits `[B, n]`.
@@ -57,18 +58,24 @@ impl ActionDist {
         }
     }
 
-    /// A random action per row, `[B, A]`.
-    pub fn sample(&self, inputs: Tensor<2>) -> Tensor<2> {
+    /// The noise `sample` consumes: its kind and its width per row.
+    pub fn noise(&self) -> (NoiseKind, usize) {
+        match self {
+            ActionDist::Categorical(c) => (NoiseKind::Uniform, c.n),
+            ActionDist::DiagGaussian(g) => (NoiseKind::Normal, g.dim),
+        }
+    }
+
+    /// A random action per row, `[B, A]`, from `noise` `[B, width]` of the kind [`ActionDist::noise`] names.
+    pub fn sample(&self, inputs: Tensor<2>, noise: Tensor<2>) -> Tensor<2> {
         match self {
             ActionDist::Categorical(_) => {
                 // Gumbel-max: argmax(logits + G), G = -ln(-ln U), is a draw from softmax(logits).
-                let u = Tensor::random(inputs.shape(), Distribution::Uniform(1e-12, 1.0), &inputs.device());
-                let gumbel = u.log().neg().log().neg();
+                let gumbel = noise.log().neg().log().neg();
                 (inputs + gumbel).argmax(1).float()
             }
             ActionDist::DiagGaussian(g) => {
                 let (mean, log_std) = split(inputs, g.dim);
-                let noise = Tensor::random(mean.shape(), Distribution::Normal(0.0, 1.0), &mean.device());
                 mean + log_std.exp() * noise
             }
         }
@@ -136,6 +143,7 @@ fn split(inputs: Tensor<2>, dim: usize) -> (Tensor<2>, Tensor<2>) {
 }
 
 #[cfg(test)]
+#[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
@@ -179,11 +187,12 @@ mod tests {
     fn categorical_samples_follow_the_probabilities() {
         let d = ActionDist::Categorical(Categorical { n: 3 });
         let device = Device::ndarray();
-        device.seed(7);
         let n = 20_000;
         let row = [0.0f32, 1.0, -1.0];
         let flat: Vec<f32> = (0..n).flat_map(|_| row).collect();
-        let samples = host(d.sample(Tensor::from_data(TensorData::new(flat, [n, 3]), &device)).reshape([-1]));
+        let uniforms = crate::runners::Noise::new(7, 0).sample(NoiseKind::Uniform, 3 * n);
+        let noise = Tensor::from_data(TensorData::new(uniforms, [n, 3]), &device);
+        let samples = host(d.sample(Tensor::from_data(TensorData::new(flat, [n, 3]), &device), noise).reshape([-1]));
         let z: f64 = row.iter().map(|v| (*v as f64).exp()).sum();
         for k in 0..3 {
             let freq = samples.iter().filter(|&&a| a == k as f32).count() as f64 / n as f64;

@@ -110,11 +110,35 @@ impl ActorCritic {
         for layer in layers {
             x = layer.forward(x);
             x = match self.activation {
-                Activation::Tanh => x.tanh(),
+                Activation::Tanh => tanh(x),
                 Activation::Relu => relu(x),
                 Activation::Silu => silu(x),
             };
         }
         x
+    }
+}
+
+/// tanh(x) = 2 / (1 + e^(-2x)) − 1, on x clamped to [-20, 20] (where tanh is ±1 in f32, so the clamp changes
+/// nothing and keeps e^(-2x) finite for the backward pass). A few times faster than the backends' scalar `tanh`
+/// on the CPU, forward and backward.
+fn tanh(x: Tensor<2>) -> Tensor<2> {
+    x.clamp(-20.0, 20.0).mul_scalar(-2.0).exp().add_scalar(1.0).recip().mul_scalar(2.0).sub_scalar(1.0)
+}
+
+#[cfg(test)]
+#[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
+mod tests {
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    #[test]
+    fn tanh_matches_the_reference() {
+        let xs: Vec<f32> = (-400..=400).map(|i| i as f32 * 0.1).collect();
+        let n = xs.len();
+        let x = Tensor::<2>::from_data(TensorData::new(xs.clone(), [1, n]), &Device::ndarray());
+        let y = super::tanh(x).into_data().try_into_vec::<f32>().unwrap();
+        for (a, b) in xs.iter().zip(&y) {
+            assert!((a.tanh() - b).abs() < 2e-6, "tanh({a}) = {b}");
+        }
     }
 }

@@ -10,6 +10,7 @@ pub use mlp::{ActorCritic, ModelOutput};
 use crate::envs::spaces::Space;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
 
 /// Hidden-layer nonlinearity (`fcnet_activation`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,18 +75,25 @@ impl ObsEncoding {
 }
 
 impl ModelConfig {
-    /// Checks sizes and builds the actor-critic for these spaces on `device`.
+    /// Checks sizes and builds the actor-critic for these spaces on `device`, its initial weights drawn from
+    /// `seed`.
     pub fn init(
         &self,
         observation_space: &Space,
         action_space: &Space,
         device: &Device,
+        seed: u64,
     ) -> Result<ActorCritic, String> {
         if self.fcnet_hiddens.iter().any(|&h| h == 0) {
             return Err(format!("rl_module.fcnet_hiddens must be positive sizes, got {:?}", self.fcnet_hiddens));
         }
         let encoding = ObsEncoding::for_space(observation_space)?;
         let dist = ActionDist::for_space(action_space, self.free_log_std)?;
+        // burn's initialisers draw from the backend's generator, which the whole process shares: seed it and draw
+        // under one lock, so that models built on other threads cannot interleave their draws.
+        static INIT: Mutex<()> = Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        device.seed(seed);
         Ok(ActorCritic::new(self, encoding, dist, device))
     }
 }

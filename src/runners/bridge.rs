@@ -5,10 +5,11 @@
 //! burn's), so observations, rewards and actions cross through the host each step; those bytes are counted and
 //! reported in every result.
 
+use super::{Noise, NoiseKind};
 use crate::config::{EnvironmentConfig, ResourcesConfig};
 use crate::envs::{Backend, Device as EnvDevice, EnvBatch, Field, Space};
 use crate::Error;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::cell::Cell;
 
 /// The envs' device, the learner's burn device, and the byte counter of the path between them.
@@ -23,6 +24,9 @@ pub struct Bridge {
 impl Bridge {
     pub fn new(resources: &ResourcesConfig) -> Result<Self, Error> {
         let (env_device, device) = match resources.backend {
+            // burn 0.22 marks ndarray deprecated in favour of its new `flex` backend; ndarray is the CPU backend
+            // this crate is built and tested with.
+            #[allow(deprecated)]
             Backend::Cpu => (EnvDevice::Cpu, Device::ndarray()),
             Backend::Wgpu => wgpu_devices(resources.device)?,
             Backend::Cuda => {
@@ -87,6 +91,20 @@ impl Bridge {
         let buffer = env.upload_actions(&words)?;
         env.step(&buffer)?;
         Ok(())
+    }
+
+    /// `rows × width` draws of `kind` from `noise`, as a `[rows, width]` learner tensor.
+    pub fn noise(&self, noise: &mut Noise, (kind, width): (NoiseKind, usize), rows: usize) -> Tensor<2> {
+        let values = noise.sample(kind, rows * width);
+        self.count(values.len() * 4, 0);
+        Tensor::from_data(TensorData::new(values, [rows, width]), &self.device.clone().inner())
+    }
+
+    /// A random permutation of `0..n` as a learner index tensor.
+    pub fn permutation(&self, noise: &mut Noise, n: usize) -> Tensor<1, Int> {
+        let order = noise.permutation(n);
+        self.count(n * 8, 0);
+        Tensor::from_data(TensorData::new(order, [n]), &self.device.clone().inner())
     }
 
     pub fn to_vec(&self, x: Tensor<1>) -> Result<Vec<f32>, Error> {

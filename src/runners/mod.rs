@@ -2,8 +2,10 @@
 //! actions back; [`evaluate`] plays whole episodes for evaluation.
 
 mod bridge;
+mod noise;
 
 pub use bridge::{ActionMap, Bridge};
+pub use noise::{Noise, NoiseKind};
 
 use crate::envs::{make, EnvConfig, Field};
 use crate::model::ActorCritic;
@@ -42,10 +44,16 @@ pub fn evaluate(
         steps => steps as usize,
     };
     let dist = policy.dist().clone();
+    let mut noise = Noise::new(seed, u64::MAX);
     let (mut done, mut returns, mut lengths) = (vec![false; episodes], vec![0.0f64; episodes], vec![0u32; episodes]);
     for _ in 0..limit {
         let out = policy.forward(bridge.obs(&env, Field::Obs)?);
-        let chosen = if explore { dist.sample(out.dist_inputs) } else { dist.mode(out.dist_inputs) };
+        let chosen = if explore {
+            let eps = bridge.noise(&mut noise, dist.noise(), episodes);
+            dist.sample(out.dist_inputs, eps)
+        } else {
+            dist.mode(out.dist_inputs)
+        };
         bridge.step(&mut env, actions.to_env(chosen))?;
         let reward = env.read_f32(Field::Reward)?;
         let (terminated, truncated) = (env.read_bool(Field::Terminated)?, env.read_bool(Field::Truncated)?);
