@@ -136,3 +136,76 @@ fn no_wgpu_adapter_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no wgpu adapter found"), "{}", stderr(&out));
 }
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("myriad-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn train_ends_with_the_json_line_and_evaluate_reads_its_checkpoint() {
+    let dir = temp_dir("train");
+    let out_dir = dir.display().to_string();
+    let out = myriad(&[
+        "train",
+        "ppo",
+        "--env",
+        "CartPole-v1",
+        "--stop-timesteps",
+        "2048",
+        "--seed",
+        "3",
+        "--out",
+        &out_dir,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for key in ["solved", "env_steps", "wall_s", "episode_return_mean", "eval_return_mean"] {
+        assert!(last.get(key).is_some(), "{key} missing from {last}");
+    }
+    assert_eq!(last["env_steps"], 2048);
+    assert_eq!(last["solved"], false);
+    assert!(dir.join("progress.jsonl").is_file() && dir.join("progress.csv").is_file());
+
+    let out = myriad(&["evaluate", "--checkpoint", &out_dir, "--episodes", "8", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["episodes"], 8);
+    assert!(summary["return_mean"].as_f64().unwrap() >= 8.0);
+
+    // Resuming continues the counters of the same run folder.
+    let out = myriad(&["train", "ppo", "--resume", &out_dir, "--stop-timesteps", "3072", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(last["env_steps"], 3072);
+    let lines = std::fs::read_to_string(dir.join("progress.jsonl")).unwrap().lines().count();
+    assert_eq!(lines, 3);
+
+    let out = myriad(&["train", "ppo", "--env", "Acrobot-v1", "--resume", &out_dir]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("trained on CartPole-v1"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn train_and_evaluate_reject_bad_input_clearly() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["train", "ppo", "--env", "CartPol-v1"], "CartPole-v1"),
+        (&["train", "ppo", "--env", "CartPole-v1", "--set", "training.lrr=1"], "lrr"),
+        (&["train", "ppo", "--env", "CartPole-v1", "--set", "training.minibatch_size=100000"], "minibatch_size"),
+        (&["train", "ppo", "--env", "CartPole-v1", "--set", "training.gamma=\"high\""], "gamma"),
+        (&["train", "ppo", "--env", "CartPole-v1", "--num-envs", "0"], "num_envs_per_env_runner"),
+        (&["train", "ppo", "--config", "/nonexistent/ppo.toml"], "/nonexistent/ppo.toml"),
+        (&["evaluate", "--checkpoint", "/nonexistent/run"], "no checkpoint"),
+    ];
+    for (args, needle) in cases {
+        let out = myriad(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{args:?}");
+    }
+}

@@ -268,3 +268,40 @@ fn frozenlake_learns() {
     let best = learn("FrozenLake-v1", 250_000, &["evaluation.evaluation_duration=300"]);
     assert!(best >= 0.5, "best evaluation success rate {best}");
 }
+
+#[test]
+fn cpu_iterations_move_no_bytes_whatever_n_and_t() {
+    for (n, t) in [(8, 16), (64, 64)] {
+        let mut config = small_cartpole();
+        config.env_runners.num_envs_per_env_runner = n;
+        config.env_runners.rollout_fragment_length = t;
+        let mut ppo = config.build().unwrap();
+        let r = ppo.train().unwrap();
+        assert_eq!((r.host_to_device_bytes, r.device_to_host_bytes), (0, 0), "N={n} T={t}");
+    }
+}
+
+/// The learner on burn's wgpu backend with the envs on wgpu (Mesa lavapipe in CI): trains, stays finite, and
+/// reports the bytes its iterations move between host and device.
+#[test]
+fn wgpu_learner_trains() {
+    if myriad::envs::Device::wgpu().is_err() {
+        assert!(std::env::var("MYRIAD_REQUIRE_WGPU").as_deref() != Ok("1"), "no wgpu adapter");
+        eprintln!("skipped: no wgpu adapter");
+        return;
+    }
+    let mut config = small_cartpole();
+    config.env_runners.num_envs_per_env_runner = 8;
+    config.env_runners.rollout_fragment_length = 16;
+    config.training.num_epochs = 1;
+    config.resources.backend = myriad::envs::Backend::Wgpu;
+    let mut ppo = config.build().unwrap();
+    for i in 1..=2 {
+        let r = ppo.train().unwrap();
+        assert_eq!(r.num_env_steps_sampled_lifetime, 128 * i);
+        assert!(r.learner.total_loss.is_finite() && r.learner.entropy > 0.0);
+        assert!(r.host_to_device_bytes > 0 && r.device_to_host_bytes > 0);
+    }
+    let summary = ppo.evaluate(4, false).unwrap();
+    assert!(summary.return_mean >= 8.0);
+}
