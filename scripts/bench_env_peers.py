@@ -60,14 +60,23 @@ Example::
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from peers_common import (
+    first_executable,
+    importable,
+    machine_info as common_machine_info,
+    machine_lines,
+    parse_peers,
+    parse_result,
+    path_candidates,
+    print_result,
+    usable_cores,
+)
 
 PEERS = ["gymnasium", "gymnax", "envpool", "myriad"]
 PEER_TITLES = {
@@ -78,14 +87,6 @@ PEER_TITLES = {
 }
 DEFAULT_ENVS = ["CartPole-v1", "Pendulum-v1", "Acrobot-v1"]
 RESULT_PREFIX = "BENCH_RESULT "
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def timed_loop(step, env_steps_per_call: int, warmup_s: float, seconds: float) -> dict:
@@ -229,8 +230,7 @@ def run_worker(args) -> None:
         res = worker_envpool(env_id, n, w, s, args.seed, args.threads)
     else:
         raise SystemExit(f"unknown worker peer {peer}")
-    sys.stdout.flush()
-    print(RESULT_PREFIX + json.dumps(res), flush=True)
+    print_result(RESULT_PREFIX, res)
 
 
 # --------------------------------------------------------------------------
@@ -238,33 +238,6 @@ def run_worker(args) -> None:
 # --------------------------------------------------------------------------
 
 PEER_MODULES = {"gymnasium": "gymnasium", "gymnax": "gymnax", "envpool": "envpool"}
-
-
-def importable(module: str) -> tuple[bool, str]:
-    """Import `module` in a subprocess (keeps the driver free of heavy imports)."""
-    p = subprocess.run(
-        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=300
-    )
-    if p.returncode == 0:
-        return True, ""
-    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-    return False, lines[-1] if lines else f"exit {p.returncode}"
-
-
-def last_json_line(text: str, prefix: str = "") -> dict | None:
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if prefix:
-            if line.startswith(prefix):
-                return json.loads(line[len(prefix):])
-        elif line.startswith("{"):
-            return json.loads(line)
-    return None
-
-
-def tail(text: str, n: int = 3) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return " | ".join(lines[-n:])
 
 
 def run_python_cell(peer: str, env_id: str, args) -> dict:
@@ -283,12 +256,9 @@ def run_python_cell(peer: str, env_id: str, args) -> dict:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
-    try:
-        res = last_json_line(p.stdout, RESULT_PREFIX)
-    except json.JSONDecodeError:
-        res = None
-    if p.returncode != 0 or res is None:
-        return {"error": f"exit {p.returncode}: {tail(p.stderr or p.stdout)}"}
+    res, error = parse_result(p, RESULT_PREFIX)
+    if error:
+        return {"error": error}
     return res
 
 
@@ -307,12 +277,9 @@ def run_myriad_cell(env_id: str, args, binary: Path) -> dict:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s", "command": cmd}
-    try:
-        raw = last_json_line(p.stdout)
-    except json.JSONDecodeError:
-        raw = None
-    if p.returncode != 0 or raw is None:
-        return {"error": f"exit {p.returncode}: {tail(p.stderr or p.stdout)}", "command": cmd}
+    raw, error = parse_result(p)
+    if error:
+        return {"error": error, "command": cmd}
     try:
         steps = float(raw["steps"])
         secs = float(raw["seconds"])
@@ -327,44 +294,11 @@ def run_myriad_cell(env_id: str, args, binary: Path) -> dict:
 
 
 def resolve_myriad(path: str) -> Path | None:
-    p = Path(path)
-    candidates = [p] if p.is_absolute() else [Path.cwd() / p, REPO_ROOT / p]
-    for c in candidates:
-        if c.is_file() and os.access(c, os.X_OK):
-            return c
-    return None
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def pkg_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return first_executable(path_candidates(path))
 
 
 def machine_info(args, myriad_bin: Path | None) -> dict:
-    pkgs = {name: pkg_version(name) for name in ["numpy", "gymnasium", "jax", "jaxlib", "gymnax", "envpool"]}
-    info = {
-        "cpu_model": cpu_model(),
-        "logical_cpus": os.cpu_count(),
-        "usable_cores": usable_cores(),
-        "loadavg_before": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "packages": pkgs,
-        "myriad_binary": str(myriad_bin) if myriad_bin else None,
-    }
+    info = common_machine_info(["numpy", "gymnasium", "jax", "jaxlib", "gymnax", "envpool"], myriad_bin)
     if myriad_bin:
         try:
             p = subprocess.run([str(myriad_bin), "--version"], capture_output=True, text=True, timeout=30)
@@ -421,16 +355,7 @@ def render_markdown(results: dict, peers: list[str], envs: list[str], info: dict
         out.append("| " + " | ".join(row) + " |")
     out.append("")
     out.append("Machine:")
-    out.append(f"- CPU: {info['cpu_model']}, {info['logical_cpus']} logical CPUs ({info['usable_cores']} usable)")
-    if info.get("loadavg_before"):
-        la = ", ".join(f"{x:.2f}" for x in info["loadavg_before"])
-        out.append(f"- load average before the run (1/5/15 min): {la}")
-    out.append(f"- platform: {info['platform']}; Python {info['python']}")
-    pk = ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v)
-    missing = [k for k, v in info["packages"].items() if not v]
-    out.append(f"- packages: {pk}" + (f" (not installed: {', '.join(missing)})" if missing else ""))
-    if info.get("myriad_binary"):
-        out.append(f"- myriad: {info['myriad_binary']}" + (f" ({info['myriad_version']})" if info.get("myriad_version") else ""))
+    out.extend(machine_lines(info, bullet="- ", list_missing=True))
     out.append(
         f"- settings: envpool num_threads={args.threads}; gymnax {args.gymnax_scan_steps} steps per jitted "
         f"lax.scan call, compile time excluded; Myriad `steps` read as {args.myriad_steps_unit}-steps"
@@ -471,11 +396,7 @@ def main(argv=None) -> int:
         return 0
 
     envs = [e.strip() for e in args.envs.split(",") if e.strip()]
-    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    bad = [p for p in peers if p not in PEERS]
-    if bad:
-        raise SystemExit(f"unknown peer(s) {bad}; choose from {PEERS}")
-    peers = [p for p in PEERS if p in peers]  # canonical column order
+    peers = parse_peers(args.peers, PEERS)
 
     notes: list[str] = []
     available: dict[str, bool] = {}

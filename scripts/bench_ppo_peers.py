@@ -74,17 +74,26 @@ Example::
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peers_common import (
+    first_executable,
+    importable,
+    machine_info as common_machine_info,
+    machine_lines,
+    parse_peers,
+    parse_result,
+    path_candidates,
+    print_result,
+)
 
 ENV_ID = "CartPole-v1"
 PEERS = ["sb3", "jax", "myriad"]
@@ -109,15 +118,7 @@ CRITERIA = {
 }
 RESULT_PREFIX = "PPO_RESULT "
 DEFAULT_MYRIAD_BIN = "target/release/myriad"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKER_SLACK_S = 300.0  # extra subprocess time for imports and JIT compilation
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------
@@ -492,39 +493,12 @@ def run_worker(args) -> None:
         res = worker_jax(seed, args)
     else:
         raise SystemExit(f"unknown worker peer {peer}")
-    sys.stdout.flush()
-    print(RESULT_PREFIX + json.dumps(res), flush=True)
+    print_result(RESULT_PREFIX, res)
 
 
 # --------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------
-
-
-def importable(modules: list[str]) -> tuple[bool, str]:
-    """Import `modules` in a subprocess (keeps the driver free of heavy imports)."""
-    code = "; ".join(f"import {m}" for m in modules)
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    if p.returncode == 0:
-        return True, ""
-    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-    return False, lines[-1] if lines else f"exit {p.returncode}"
-
-
-def last_json_line(text: str, prefix: str = "") -> dict | None:
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if prefix:
-            if line.startswith(prefix):
-                return json.loads(line[len(prefix):])
-        elif line.startswith("{"):
-            return json.loads(line)
-    return None
-
-
-def tail(text: str, n: int = 3) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return " | ".join(lines[-n:])
 
 
 def run_python(peer: str, seed: int, args) -> dict:
@@ -547,12 +521,9 @@ def run_python(peer: str, seed: int, args) -> dict:
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     process_s = time.perf_counter() - t
-    try:
-        res = last_json_line(p.stdout, RESULT_PREFIX)
-    except json.JSONDecodeError:
-        res = None
-    if p.returncode != 0 or res is None:
-        return {"error": f"exit {p.returncode}: {tail(p.stderr or p.stdout)}"}
+    res, error = parse_result(p, RESULT_PREFIX)
+    if error:
+        return {"error": error}
     res["process_s"] = process_s
     return res
 
@@ -578,12 +549,9 @@ def run_myriad(seed: int, args, binary: Path) -> dict:
                 "process_s": time.perf_counter() - t, "steps_per_s": None, "command": cmd,
             }
     process_s = time.perf_counter() - t
-    try:
-        raw = last_json_line(p.stdout)
-    except json.JSONDecodeError:
-        raw = None
-    if p.returncode != 0 or raw is None:
-        return {"error": f"exit {p.returncode}: {tail(p.stderr or p.stdout)}", "command": cmd}
+    raw, error = parse_result(p)
+    if error:
+        return {"error": error, "command": cmd}
     try:
         res = {
             "solved": bool(raw["solved"]),
@@ -606,46 +574,16 @@ def resolve_myriad(path: str | None) -> Path | None:
     if path is None:
         target_dir = os.environ.get("CARGO_TARGET_DIR")
         candidates = [Path(target_dir) / "release" / "myriad"] if target_dir else []
-        candidates += [Path.cwd() / DEFAULT_MYRIAD_BIN, REPO_ROOT / DEFAULT_MYRIAD_BIN]
+        candidates += path_candidates(DEFAULT_MYRIAD_BIN)
     else:
-        p = Path(path)
-        candidates = [p] if p.is_absolute() else [Path.cwd() / p, REPO_ROOT / p]
-    for c in candidates:
-        if c.is_file() and os.access(c, os.X_OK):
-            return c.resolve()
-    return None
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def pkg_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+        candidates = path_candidates(path)
+    c = first_executable(candidates)
+    return c.resolve() if c else None
 
 
 def machine_info(myriad_bin: Path | None) -> dict:
     names = ["numpy", "gymnasium", "torch", "stable-baselines3", "jax", "jaxlib", "gymnax", "flax", "optax"]
-    return {
-        "cpu_model": cpu_model(),
-        "logical_cpus": os.cpu_count(),
-        "usable_cores": usable_cores(),
-        "loadavg_before": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "packages": {n: pkg_version(n) for n in names},
-        "myriad_binary": str(myriad_bin) if myriad_bin else None,
-    }
+    return common_machine_info(names, myriad_bin)
 
 
 def fmt(x, spec: str = ".1f", none: str = "-") -> str:
@@ -764,11 +702,7 @@ def main(argv=None) -> int:
         run_worker(args)
         return 0
 
-    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    bad = [p for p in peers if p not in PEERS]
-    if bad:
-        raise SystemExit(f"unknown peer(s) {bad}; choose from {PEERS}")
-    peers = [p for p in PEERS if p in peers]
+    peers = parse_peers(args.peers, PEERS)
 
     skipped: dict[str, str] = {}
     myriad_bin = None
@@ -784,13 +718,8 @@ def main(argv=None) -> int:
                 skipped[p] = f"{why}; install with `{INSTALL_HINTS[p]}`"
 
     info = machine_info(myriad_bin)
-    la = ", ".join(f"{x:.2f}" for x in info["loadavg_before"]) if info["loadavg_before"] else "n/a"
-    print(f"CPU: {info['cpu_model']}, {info['logical_cpus']} logical CPUs ({info['usable_cores']} usable)")
-    print(f"load average before the run (1/5/15 min): {la}")
-    print(f"platform: {info['platform']}; Python {info['python']}")
-    print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v))
-    if myriad_bin:
-        print(f"myriad: {myriad_bin}")
+    for line in machine_lines(info, no_load="n/a"):
+        print(line)
     for p, why in skipped.items():
         print(f"skipped {p}: {why}")
     print(flush=True)

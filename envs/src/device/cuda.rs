@@ -608,21 +608,7 @@ mod tests {
             g.reset(7).unwrap();
             c.step_random(300).unwrap();
             g.step_random(300).unwrap();
-            for field in [
-                Field::State,
-                Field::Obs,
-                Field::FinalObs,
-                Field::Reward,
-                Field::Terminated,
-                Field::Truncated,
-                Field::Elapsed,
-                Field::EpisodeReturn,
-                Field::EpisodeLength,
-                Field::DoneCount,
-                Field::DoneReturn,
-                Field::DoneLength,
-                Field::RngCounter,
-            ] {
+            for field in Field::ALL {
                 assert_eq!(c.read(field).unwrap(), g.read(field).unwrap(), "{id}: {field:?}");
             }
             let stats = g.take_episode_stats().unwrap();
