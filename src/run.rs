@@ -113,7 +113,6 @@ pub fn run(ppo: &mut Ppo, mut options: RunOptions) -> Result<RunSummary, Error> 
     };
     let (stopped_by, last) = stopped_by;
     let solved = stopped_by == "reward";
-    options.out.take();
     Ok(RunSummary {
         solved,
         env_steps: last.num_env_steps_sampled_lifetime,

@@ -7,7 +7,7 @@ use myriad::algo::{PpoConfig, TrainResult};
 use myriad::envs::EnvConfig;
 use myriad::run::{run, RunOptions, Stop};
 use myriad::{checkpoint, config, tuned, Error};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -25,6 +25,17 @@ fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("myriad-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// Run options writing into `dir`, with no progress display; `interrupted` sets the Ctrl-C flag up front.
+fn quiet_run(stop: Stop, dir: &Path, checkpoint_frequency: u64, interrupted: bool) -> RunOptions {
+    RunOptions {
+        stop,
+        out: Some(dir.to_path_buf()),
+        checkpoint_frequency,
+        interrupt: Arc::new(AtomicBool::new(interrupted)),
+        on_result: Box::new(|_, _| {}),
+    }
 }
 
 /// A result with the wall-clock fields zeroed, for comparing runs.
@@ -166,14 +177,7 @@ fn non_finite_loss_stops_with_the_last_checkpoint_intact() {
     let before = std::fs::read(saved.join("model.bpk")).unwrap();
     let poisoned = ppo.model().clone().map(&mut Poison);
     ppo.set_model(poisoned);
-    let options = RunOptions {
-        stop: Stop { training_iteration: Some(5), ..Default::default() },
-        out: Some(dir.clone()),
-        checkpoint_frequency: 1,
-        interrupt: Arc::new(AtomicBool::new(false)),
-        on_result: Box::new(|_, _| {}),
-    };
-    match run(&mut ppo, options) {
+    match run(&mut ppo, quiet_run(Stop { training_iteration: Some(5), ..Default::default() }, &dir, 1, false)) {
         Err(Error::NonFinite(m)) => assert!(m.contains("loss") && m.contains("iteration 2"), "{m}"),
         other => panic!("expected a non-finite loss error, got {:?}", other.map(|s| s.stopped_by)),
     }
@@ -187,13 +191,7 @@ fn non_finite_loss_stops_with_the_last_checkpoint_intact() {
 fn run_writes_logs_tensorboard_and_a_checkpoint() {
     let dir = temp_dir("run");
     let mut ppo = small_cartpole().build().unwrap();
-    let options = RunOptions {
-        stop: Stop { training_iteration: Some(3), ..Default::default() },
-        out: Some(dir.clone()),
-        checkpoint_frequency: 2,
-        interrupt: Arc::new(AtomicBool::new(false)),
-        on_result: Box::new(|_, _| {}),
-    };
+    let options = quiet_run(Stop { training_iteration: Some(3), ..Default::default() }, &dir, 2, false);
     let summary = run(&mut ppo, options).unwrap();
     assert_eq!((summary.iterations, summary.stopped_by.as_str()), (3, "iterations"));
     let jsonl = std::fs::read_to_string(dir.join("progress.jsonl")).unwrap();
@@ -215,15 +213,7 @@ fn run_writes_logs_tensorboard_and_a_checkpoint() {
 fn interrupt_ends_the_run_with_a_checkpoint() {
     let dir = temp_dir("interrupt");
     let mut ppo = small_cartpole().build().unwrap();
-    let flag = Arc::new(AtomicBool::new(true));
-    let options = RunOptions {
-        stop: Stop::default(),
-        out: Some(dir.clone()),
-        checkpoint_frequency: 0,
-        interrupt: flag,
-        on_result: Box::new(|_, _| {}),
-    };
-    let summary = run(&mut ppo, options).unwrap();
+    let summary = run(&mut ppo, quiet_run(Stop::default(), &dir, 0, true)).unwrap();
     assert_eq!(summary.stopped_by, "interrupted");
     assert!(summary.checkpoint.unwrap().join("model.bpk").is_file());
     let _ = std::fs::remove_dir_all(dir);

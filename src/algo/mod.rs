@@ -67,15 +67,15 @@ pub struct TrainResult {
 }
 
 impl TrainResult {
-    pub(crate) fn new<P: ProgressView>(p: &P) -> Self {
-        let (return_mean, len_mean) = p.window().means();
+    pub(crate) fn new(p: &ppo::Progress) -> Self {
+        let (return_mean, len_mean) = p.window.means();
         TrainResult {
-            training_iteration: p.iteration(),
-            num_env_steps_sampled_lifetime: p.env_steps(),
-            num_episodes_lifetime: p.episodes(),
+            training_iteration: p.iteration,
+            num_env_steps_sampled_lifetime: p.env_steps,
+            num_episodes_lifetime: p.episodes,
             episode_return_mean: return_mean,
             episode_len_mean: len_mean,
-            time_total_s: p.time_total_s(),
+            time_total_s: p.time_total_s,
             ..Default::default()
         }
     }
@@ -99,33 +99,6 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, f64)>
         serde_json::Value::Number(n) => out.push((prefix.to_string(), n.as_f64().unwrap_or(f64::NAN))),
         serde_json::Value::Null => out.push((prefix.to_string(), f64::NAN)),
         _ => {}
-    }
-}
-
-/// What a result needs from an algorithm's counters.
-pub(crate) trait ProgressView {
-    fn iteration(&self) -> u64;
-    fn env_steps(&self) -> u64;
-    fn episodes(&self) -> u64;
-    fn time_total_s(&self) -> f64;
-    fn window(&self) -> &EpisodeWindow;
-}
-
-impl ProgressView for ppo::Progress {
-    fn iteration(&self) -> u64 {
-        self.iteration
-    }
-    fn env_steps(&self) -> u64 {
-        self.env_steps
-    }
-    fn episodes(&self) -> u64 {
-        self.episodes
-    }
-    fn time_total_s(&self) -> f64 {
-        self.time_total_s
-    }
-    fn window(&self) -> &EpisodeWindow {
-        &self.window
     }
 }
 

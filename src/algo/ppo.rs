@@ -433,7 +433,7 @@ impl Ppo {
         // ---- 4. Metrics: the only device → host read of the iteration ----
         let mut scalars = Vec::from(sums.expect("at least one minibatch"));
         scalars.push(explained_var);
-        let scalars: Vec<f32> = self.bridge.read_scalars(Tensor::cat(scalars, 0))?;
+        let scalars: Vec<f32> = self.bridge.to_vec(Tensor::cat(scalars, 0))?;
         let mean = |i: usize| scalars[i] as f64 / steps;
         let (total_loss, mean_kl) = (mean(0), mean(4));
         if !total_loss.is_finite() {

@@ -16,6 +16,8 @@ use std::cell::Cell;
 pub struct Bridge {
     env_device: EnvDevice,
     device: Device,
+    /// `device` without autodiff: where rollout data and inference tensors live.
+    inner: Device,
     /// Host-side bytes written into (`.0`) and read from (`.1`) the learner's tensors, when those live on a GPU.
     learner_bytes: Cell<(u64, u64)>,
     learner_on_host: bool,
@@ -38,7 +40,8 @@ impl Bridge {
             }
         };
         let learner_on_host = resources.backend == Backend::Cpu;
-        Ok(Self { env_device, device: device.autodiff(), learner_bytes: Cell::new((0, 0)), learner_on_host })
+        let inner = device.clone();
+        Ok(Self { env_device, device: device.autodiff(), inner, learner_bytes: Cell::new((0, 0)), learner_on_host })
     }
 
     /// The device the envs run on.
@@ -70,7 +73,7 @@ impl Bridge {
         let values = env.read_f32(field)?;
         let shape = [env.num_envs(), env.spec().obs_dim()];
         self.count(values.len() * 4, 0);
-        Ok(Tensor::from_data(TensorData::new(values, shape), &self.device.clone().inner()))
+        Ok(Tensor::from_data(TensorData::new(values, shape), &self.inner))
     }
 
     /// Reward, terminated and truncated of the last step, each `[N]` f32.
@@ -83,7 +86,7 @@ impl Bridge {
 
     /// Steps `env` with env-space actions `[N, action_dim]`.
     pub fn step(&self, env: &mut EnvBatch, actions: Tensor<2>) -> Result<(), Error> {
-        let values = self.read(actions.reshape([-1]))?;
+        let values = self.to_vec(actions.reshape([-1]))?;
         let words: Vec<u32> = match env.spec().action_space {
             Space::Discrete { .. } => values.iter().map(|&a| a as u32).collect(),
             Space::Box { .. } => values.iter().map(|a| a.to_bits()).collect(),
@@ -97,32 +100,24 @@ impl Bridge {
     pub fn noise(&self, noise: &mut Noise, (kind, width): (NoiseKind, usize), rows: usize) -> Tensor<2> {
         let values = noise.sample(kind, rows * width);
         self.count(values.len() * 4, 0);
-        Tensor::from_data(TensorData::new(values, [rows, width]), &self.device.clone().inner())
+        Tensor::from_data(TensorData::new(values, [rows, width]), &self.inner)
     }
 
     /// A random permutation of `0..n` as a learner index tensor.
     pub fn permutation(&self, noise: &mut Noise, n: usize) -> Tensor<1, Int> {
         let order = noise.permutation(n);
         self.count(n * 8, 0);
-        Tensor::from_data(TensorData::new(order, [n]), &self.device.clone().inner())
-    }
-
-    pub fn to_vec(&self, x: Tensor<1>) -> Result<Vec<f32>, Error> {
-        self.read(x)
+        Tensor::from_data(TensorData::new(order, [n]), &self.inner)
     }
 
     pub fn from_vec(&self, values: Vec<f32>) -> Tensor<1> {
         self.count(values.len() * 4, 0);
         let n = values.len();
-        Tensor::from_data(TensorData::new(values, [n]), &self.device.clone().inner())
+        Tensor::from_data(TensorData::new(values, [n]), &self.inner)
     }
 
-    /// Reads a small tensor of metrics to the host.
-    pub fn read_scalars(&self, x: Tensor<1>) -> Result<Vec<f32>, Error> {
-        self.read(x)
-    }
-
-    fn read(&self, x: Tensor<1>) -> Result<Vec<f32>, Error> {
+    /// Copies a learner tensor to the host.
+    pub fn to_vec(&self, x: Tensor<1>) -> Result<Vec<f32>, Error> {
         let values = x
             .into_data()
             .convert::<f32>()
@@ -154,7 +149,8 @@ pub struct ActionMap {
 
 impl ActionMap {
     pub fn new(space: &Space, env: &EnvironmentConfig, device: &Device) -> Result<Self, Error> {
-        let row = |v: &[f32]| Tensor::from_data(TensorData::new(v.to_vec(), [1, v.len()]), &device.clone().inner());
+        let device = device.clone().inner();
+        let row = |v: &[f32]| Tensor::from_data(TensorData::new(v.to_vec(), [1, v.len()]), &device);
         match space {
             Space::Discrete { .. } => Ok(Self { scale: None, clip: None }),
             Space::Box { low, high, .. } => {
