@@ -271,27 +271,62 @@ fn cpu_iterations_move_no_bytes_whatever_n_and_t() {
     }
 }
 
-/// The learner on burn's wgpu backend with the envs on wgpu (Mesa lavapipe in CI): trains, stays finite, and
-/// reports the bytes its iterations move between host and device.
+/// The learner on burn's wgpu backend with the envs on the same wgpu device (Mesa lavapipe in CI): trains, stays
+/// finite, and its iterations move the same few bytes between host and device whatever N and T are: env
+/// fields, draws, permutations and GAE stay on the device.
 #[test]
-fn wgpu_learner_trains() {
+fn wgpu_learner_trains_and_moves_bytes_independent_of_n_and_t() {
     if myriad::envs::Device::wgpu().is_err() {
         assert!(std::env::var("MYRIAD_REQUIRE_WGPU").as_deref() != Ok("1"), "no wgpu adapter");
         eprintln!("skipped: no wgpu adapter");
         return;
     }
-    let mut config = small_cartpole();
-    config.env_runners.num_envs_per_env_runner = 8;
-    config.env_runners.rollout_fragment_length = 16;
-    config.training.num_epochs = 1;
-    config.resources.backend = myriad::envs::Backend::Wgpu;
-    let mut ppo = config.build().unwrap();
-    for i in 1..=2 {
-        let r = ppo.train().unwrap();
-        assert_eq!(r.num_env_steps_sampled_lifetime, 128 * i);
-        assert!(r.learner.total_loss.is_finite() && r.learner.entropy > 0.0);
-        assert!(r.host_to_device_bytes > 0 && r.device_to_host_bytes > 0);
+    let mut bytes = Vec::new();
+    for (n, t) in [(8, 16), (32, 48)] {
+        let mut config = small_cartpole();
+        config.env_runners.num_envs_per_env_runner = n;
+        config.env_runners.rollout_fragment_length = t;
+        config.training.num_epochs = 2;
+        config.training.minibatch_size = 64;
+        config.resources.backend = myriad::envs::Backend::Wgpu;
+        let mut ppo = config.build().unwrap();
+        for i in 1..=2 {
+            let r = ppo.train().unwrap();
+            assert_eq!(r.num_env_steps_sampled_lifetime, (n * t * i) as u64);
+            assert!(r.learner.total_loss.is_finite() && r.learner.entropy > 0.0);
+            assert!(r.host_to_device_bytes > 0 && r.device_to_host_bytes > 0);
+            assert!(r.host_to_device_bytes + r.device_to_host_bytes < 1024, "N={n} T={t}: {r:?}");
+            if i > 1 {
+                // The first iteration also uploads the GAE kernel's parameters once.
+                bytes.push((r.host_to_device_bytes, r.device_to_host_bytes));
+            }
+        }
+        if n == 8 {
+            let summary = ppo.evaluate(4, false).unwrap();
+            assert!(summary.return_mean >= 8.0);
+        }
     }
-    let summary = ppo.evaluate(4, false).unwrap();
-    assert!(summary.return_mean >= 8.0);
+    assert!(bytes.windows(2).all(|w| w[0] == w[1]), "bytes per iteration changed with N or T: {bytes:?}");
+}
+
+/// Box actions on the wgpu path (Pendulum): actions cross to the envs as f32 on the device; episode sums are
+/// reduced there.
+#[test]
+fn wgpu_learner_steps_box_actions() {
+    if myriad::envs::Device::wgpu().is_err() {
+        assert!(std::env::var("MYRIAD_REQUIRE_WGPU").as_deref() != Ok("1"), "no wgpu adapter");
+        return;
+    }
+    let mut config = PpoConfig::default()
+        .environment("Pendulum-v1", EnvConfig::new())
+        .env_runners(4, 200)
+        .resources(myriad::envs::Backend::Wgpu, 0);
+    config.training.minibatch_size = 200;
+    config.training.num_epochs = 1;
+    let mut ppo = config.build().unwrap();
+    let r = ppo.train().unwrap();
+    assert!(r.learner.total_loss.is_finite());
+    // Pendulum rewards lie in [-16.3, 0] and its episodes last 200 steps: one per env, summed on the device.
+    let mean = r.episode_return_mean.unwrap();
+    assert!(r.episodes_this_iter == 4 && (-16.3 * 200.0..=0.0).contains(&mean), "{r:?}");
 }

@@ -80,6 +80,19 @@ pub struct EpisodeStats {
     pub length_mean: f64,
 }
 
+impl EpisodeStats {
+    /// The summary of `count` episodes whose returns and lengths sum to `returns` and `lengths` (sums reduced
+    /// on a device).
+    pub fn from_sums(count: f32, returns: f32, lengths: f32) -> Self {
+        let episodes = count.round().max(0.0) as u64;
+        if episodes == 0 {
+            return Self::default();
+        }
+        let n = episodes as f64;
+        Self { episodes, return_mean: returns as f64 / n, length_mean: lengths as f64 / n }
+    }
+}
+
 /// The per-backend half of a batch. Words are 4-byte values (`u32`, or f32 bits).
 pub(crate) trait BatchKernel: Send {
     fn reset(&mut self, seed: u64) -> Result<()>;
@@ -94,6 +107,11 @@ pub(crate) trait BatchKernel: Send {
     fn clear_done_stats(&mut self) -> Result<()>;
     /// Bit 0: an invalid action was passed to `step` since the last reset.
     fn status(&self) -> Result<u32>;
+    /// The wgpu batch behind this kernel, if it is one.
+    #[cfg(feature = "wgpu")]
+    fn as_wgpu(&mut self) -> Option<&mut crate::device::wgpu::WgpuBatch> {
+        None
+    }
 }
 
 /// N environments of one id on one device.
@@ -248,6 +266,39 @@ impl EnvBatch {
             return Ok(EpisodeStats::default());
         }
         Ok(EpisodeStats { episodes: count, return_mean: ret / count as f64, length_mean: len as f64 / count as f64 })
+    }
+
+    /// Steps with actions read from `actions` (a range of a buffer on the batch's own wgpu device, e.g. a
+    /// learner's tensor) and copies each of `outputs`' fields to its range, all on the device in one submission
+    /// on the device's queue: no host round trip.
+    #[cfg(feature = "wgpu")]
+    pub fn step_linked(
+        &mut self,
+        actions: crate::device::wgpu::WgpuRange,
+        outputs: &[(Field, crate::device::wgpu::WgpuRange)],
+    ) -> Result<()> {
+        self.wgpu_kernel()?.step_linked(actions, outputs)
+    }
+
+    /// Copies each of `outputs`' fields to its range on the batch's wgpu device (no host round trip).
+    #[cfg(feature = "wgpu")]
+    pub fn copy_linked(&mut self, outputs: &[(Field, crate::device::wgpu::WgpuRange)]) -> Result<()> {
+        self.wgpu_kernel()?.copy_out(outputs)
+    }
+
+    #[cfg(feature = "wgpu")]
+    fn wgpu_kernel(&mut self) -> Result<&mut crate::device::wgpu::WgpuBatch> {
+        let backend = self.device.backend();
+        self.kernel
+            .as_wgpu()
+            .ok_or_else(|| Error::Shape(format!("device-side copies need a wgpu batch; this one runs on {backend}")))
+    }
+
+    /// Checks for invalid actions, then clears the finished-episode sums (for callers that reduce
+    /// `DoneCount`/`DoneReturn`/`DoneLength` on the device themselves).
+    pub fn clear_episode_stats(&mut self) -> Result<()> {
+        self.check()?;
+        self.kernel.clear_done_stats()
     }
 
     /// Blocks until the device has finished the queued work.

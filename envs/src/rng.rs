@@ -6,6 +6,10 @@
 //! integer operations are used, so the WGSL (`rng.wgsl`) and CUDA (`rng.cuh`) twins produce the same bits.
 //! Unit floats take the top 24 bits: `u >> 8` times 2⁻²⁴, exact in f32, in `[0, 1)`.
 
+/// The WGSL twin of this module (`mix32`, `stream_key`, `draw`, `unit`, `below`, `action_key`), for kernels
+/// outside this crate that draw from the same streams.
+pub const WGSL: &str = include_str!("device/rng.wgsl");
+
 /// The `lowbias32` hash: a bijection on `u32` with strong avalanche.
 #[inline(always)]
 pub fn mix32(mut x: u32) -> u32 {

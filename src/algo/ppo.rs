@@ -8,9 +8,9 @@ use crate::algo::{global_norm_clip, EpisodeWindow, TrainResult};
 use crate::config::{
     DebuggingConfig, EnvRunnersConfig, EnvironmentConfig, EvaluationConfig, ResourcesConfig, Schedule,
 };
-use crate::envs::{EnvBatch, EnvConfig, Field};
+use crate::envs::{EnvBatch, EnvConfig, EpisodeStats, Field};
 use crate::model::{ActorCritic, ModelConfig};
-use crate::returns::{gae_reference, GaeParams};
+use crate::returns::GaeParams;
 use crate::runners::{self, ActionMap, Bridge, Noise};
 use crate::Error;
 use burn::module::Module;
@@ -334,30 +334,29 @@ impl Ppo {
 
         // ---- 1. Collect: T steps of N envs with the current policy, no gradients ----
         let policy = self.model.valid();
+        let n = self.sizes.num_envs;
+        let eps = self.bridge.noise(&mut noise, dist.noise(), n, horizon)?; // [T·N, width]
+        let mut obs = self.bridge.obs(&mut self.env, Field::Obs)?;
         let mut rollout = Vec::with_capacity(horizon);
-        for _ in 0..horizon {
-            let obs = self.bridge.obs(&self.env, Field::Obs)?;
+        for step in 0..horizon {
             let out = policy.forward(obs.clone());
-            let eps = self.bridge.noise(&mut noise, dist.noise(), self.sizes.num_envs);
-            let actions = dist.sample(out.dist_inputs.clone(), eps);
+            let actions = dist.sample(out.dist_inputs.clone(), eps.clone().narrow(0, step * n, n));
             let log_prob = dist.log_prob(out.dist_inputs.clone(), actions.clone());
-            let env_actions = self.actions.to_env(actions.clone());
-            self.bridge.step(&mut self.env, env_actions)?;
-            let (reward, terminated, truncated) = self.bridge.outcome(&self.env)?;
-            let final_obs = self.bridge.obs(&self.env, Field::FinalObs)?;
+            let next = self.bridge.step(&mut self.env, self.actions.to_env(actions.clone()))?;
             rollout.push(Transition {
                 obs,
                 actions,
                 log_prob,
                 value: out.value,
                 dist_inputs: out.dist_inputs,
-                reward,
-                terminated,
-                truncated,
-                final_obs,
+                reward: next.reward,
+                terminated: next.terminated,
+                truncated: next.truncated,
+                final_obs: next.final_obs,
             });
+            obs = next.obs;
         }
-        let last_value = policy.value(self.bridge.obs(&self.env, Field::Obs)?);
+        let last_value = policy.value(obs);
         let sampling_s = started.elapsed().as_secs_f64();
 
         // ---- 2. Advantages: GAE over [T, N], bootstrapping truncated episodes from V(final obs) ----
@@ -367,8 +366,9 @@ impl Ppo {
         let values = cat1(|s| s.value.clone()); // [T·N], time-major
         let final_values = policy.value(cat2(|s| s.final_obs.clone()));
         let dones = Tensor::cat(vec![cat1(|s| s.terminated.clone()), cat1(|s| s.truncated.clone())], 0); // [2·T·N]
-        let (advantages, returns) = self.gae(
+        let (advantages, returns) = self.bridge.gae(
             GaeParams { gamma: t.gamma as f32, lambda: t.lambda_ as f32 },
+            (horizon, n),
             cat1(|s| s.reward.clone()),
             values.clone(),
             dones,
@@ -403,7 +403,7 @@ impl Ppo {
         let steps = (t.num_epochs * minibatches) as f64;
         for _ in 0..t.num_epochs {
             let order: Tensor<1, Int> = if t.shuffle_batch_per_epoch {
-                self.bridge.permutation(&mut noise, b)
+                self.bridge.permutation(&mut noise, b)?
             } else {
                 Tensor::arange(0..b as i64, &device)
             };
@@ -433,6 +433,7 @@ impl Ppo {
         // ---- 4. Metrics: the only device → host read of the iteration ----
         let mut scalars = Vec::from(sums.expect("at least one minibatch"));
         scalars.push(explained_var);
+        scalars.push(self.bridge.episode_sums(&mut self.env)?);
         let scalars: Vec<f32> = self.bridge.to_vec(Tensor::cat(scalars, 0))?;
         let mean = |i: usize| scalars[i] as f64 / steps;
         let (total_loss, mean_kl) = (mean(0), mean(4));
@@ -452,7 +453,7 @@ impl Ppo {
                 self.progress.kl_coeff *= 0.5;
             }
         }
-        let episodes = self.env.take_episode_stats()?;
+        let episodes = EpisodeStats::from_sums(scalars[8], scalars[9], scalars[10]);
         self.progress.window.push(episodes.episodes, episodes.return_mean, episodes.length_mean);
         self.progress.iteration += 1;
         self.progress.env_steps += b as u64;
@@ -514,37 +515,6 @@ impl Ppo {
             explore,
             seed,
         )
-    }
-
-    /// GAE on the learner's device. `dones` is `[2·T·N]`: terminated then truncated.
-    fn gae(
-        &self,
-        params: GaeParams,
-        rewards: Tensor<1>,
-        values: Tensor<1>,
-        dones: Tensor<1>,
-        final_values: Tensor<1>,
-        last_values: Tensor<1>,
-    ) -> Result<(Tensor<1>, Tensor<1>), Error> {
-        let Sizes { num_envs: n, horizon, batch, .. } = self.sizes;
-        let host = |x: Tensor<1>| self.bridge.to_vec(x);
-        let (rewards, values, final_values, last_values) =
-            (host(rewards)?, host(values)?, host(final_values)?, host(last_values)?);
-        let dones: Vec<u32> = host(dones)?.into_iter().map(|d| d as u32).collect();
-        let (mut advantages, mut returns) = (vec![0.0; batch], vec![0.0; batch]);
-        gae_reference(
-            params,
-            horizon,
-            n,
-            &rewards,
-            &values,
-            &dones,
-            &final_values,
-            &last_values,
-            &mut advantages,
-            &mut returns,
-        );
-        Ok((self.bridge.from_vec(advantages), self.bridge.from_vec(returns)))
     }
 
     /// RLlib's PPO loss on the minibatch `index` selects, with the stats it reports.

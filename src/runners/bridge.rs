@@ -1,16 +1,30 @@
 //! Where env buffers meet the learner's tensors.
 //!
 //! On the CPU backend the envs and burn's ndarray tensors share host memory, so crossing is a copy in RAM and
-//! no bytes are transferred. On wgpu the envs and the model run on the GPU but on separate wgpu devices (ours and
-//! burn's), so observations, rewards and actions cross through the host each step; those bytes are counted and
-//! reported in every result.
+//! no bytes are transferred. On wgpu the envs and burn share one wgpu device and queue ([`super::link`]): env
+//! fields, random draws, permutations and GAE move between env buffers, kernels and tensors by device-side
+//! copies, and the host sees a handful of kernel parameters and the iteration's summary scalars. Every byte that
+//! does cross is counted and reported in each result.
 
 use super::{Noise, NoiseKind};
 use crate::config::{EnvironmentConfig, ResourcesConfig};
 use crate::envs::{Backend, Device as EnvDevice, EnvBatch, Field, Space};
+use crate::returns::{gae_reference, GaeParams};
 use crate::Error;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::cell::Cell;
+
+/// One env step's fields as learner tensors.
+pub struct Step {
+    /// `[N, obs_dim]`: the observation to act on next (a new episode's first where one ended).
+    pub obs: Tensor<2>,
+    /// `[N, obs_dim]`: the last observation of the episode that ended, where one did.
+    pub final_obs: Tensor<2>,
+    /// `[N]` each; the flags are 0 or 1.
+    pub reward: Tensor<1>,
+    pub terminated: Tensor<1>,
+    pub truncated: Tensor<1>,
+}
 
 /// The envs' device, the learner's burn device, and the byte counter of the path between them.
 pub struct Bridge {
@@ -20,17 +34,30 @@ pub struct Bridge {
     inner: Device,
     /// Host-side bytes written into (`.0`) and read from (`.1`) the learner's tensors, when those live on a GPU.
     learner_bytes: Cell<(u64, u64)>,
-    learner_on_host: bool,
+    #[cfg(feature = "wgpu")]
+    link: Option<super::link::WgpuLink>,
 }
 
 impl Bridge {
     pub fn new(resources: &ResourcesConfig) -> Result<Self, Error> {
+        #[cfg(feature = "wgpu")]
+        let mut link = None;
         let (env_device, device) = match resources.backend {
             // burn 0.22 marks ndarray deprecated in favour of its new `flex` backend; ndarray is the CPU backend
             // this crate is built and tested with.
             #[allow(deprecated)]
             Backend::Cpu => (EnvDevice::Cpu, Device::ndarray()),
-            Backend::Wgpu => wgpu_devices(resources.device)?,
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => {
+                let _ = resources.device;
+                let (envs, device, wgpu_link) = super::link::WgpuLink::open()?;
+                link = Some(wgpu_link);
+                (envs, device)
+            }
+            #[cfg(not(feature = "wgpu"))]
+            Backend::Wgpu => {
+                return Err(Error::Config("this build of Myriad was compiled without the `wgpu` feature".into()))
+            }
             Backend::Cuda => {
                 return Err(Error::Config(
                     "the PPO learner runs on cpu or wgpu; burn's CUDA backend is not part of this build (envs and \
@@ -39,9 +66,15 @@ impl Bridge {
                 ))
             }
         };
-        let learner_on_host = resources.backend == Backend::Cpu;
         let inner = device.clone();
-        Ok(Self { env_device, device: device.autodiff(), inner, learner_bytes: Cell::new((0, 0)), learner_on_host })
+        Ok(Self {
+            env_device,
+            device: device.autodiff(),
+            inner,
+            learner_bytes: Cell::new((0, 0)),
+            #[cfg(feature = "wgpu")]
+            link,
+        })
     }
 
     /// The device the envs run on.
@@ -62,52 +95,131 @@ impl Bridge {
     }
 
     fn count(&self, to_learner: usize, from_learner: usize) {
-        if !self.learner_on_host {
+        if self.env_device.backend() != Backend::Cpu {
             let (a, b) = self.learner_bytes.get();
             self.learner_bytes.set((a + to_learner as u64, b + from_learner as u64));
         }
     }
 
     /// An f32 `[N, obs_dim]` field of the batch (`Obs` or `FinalObs`) as a learner tensor.
-    pub fn obs(&self, env: &EnvBatch, field: Field) -> Result<Tensor<2>, Error> {
+    pub fn obs(&self, env: &mut EnvBatch, field: Field) -> Result<Tensor<2>, Error> {
+        #[cfg(feature = "wgpu")]
+        if let Some(link) = &self.link {
+            return link.field(env, field, env.spec().obs_dim());
+        }
         let values = env.read_f32(field)?;
         let shape = [env.num_envs(), env.spec().obs_dim()];
-        self.count(values.len() * 4, 0);
         Ok(Tensor::from_data(TensorData::new(values, shape), &self.inner))
     }
 
-    /// Reward, terminated and truncated of the last step, each `[N]` f32.
-    pub fn outcome(&self, env: &EnvBatch) -> Result<(Tensor<1>, Tensor<1>, Tensor<1>), Error> {
-        let reward = env.read_f32(Field::Reward)?;
-        let flag = |f| -> Result<Vec<f32>, Error> { Ok(env.read(f)?.into_iter().map(|w| w as f32).collect()) };
-        let (terminated, truncated) = (flag(Field::Terminated)?, flag(Field::Truncated)?);
-        Ok((self.from_vec(reward), self.from_vec(terminated), self.from_vec(truncated)))
-    }
-
-    /// Steps `env` with env-space actions `[N, action_dim]`.
-    pub fn step(&self, env: &mut EnvBatch, actions: Tensor<2>) -> Result<(), Error> {
+    /// Steps `env` with env-space actions `[N, action_dim]` and returns the step's fields.
+    pub fn step(&self, env: &mut EnvBatch, actions: Tensor<2>) -> Result<Step, Error> {
+        let discrete = matches!(env.spec().action_space, Space::Discrete { .. });
+        #[cfg(feature = "wgpu")]
+        if let Some(link) = &self.link {
+            let s = link.step(env, actions, discrete)?;
+            return Ok(Step {
+                obs: s.obs,
+                final_obs: s.final_obs,
+                reward: s.reward,
+                terminated: s.terminated,
+                truncated: s.truncated,
+            });
+        }
         let values = self.to_vec(actions.reshape([-1]))?;
-        let words: Vec<u32> = match env.spec().action_space {
-            Space::Discrete { .. } => values.iter().map(|&a| a as u32).collect(),
-            Space::Box { .. } => values.iter().map(|a| a.to_bits()).collect(),
+        let words: Vec<u32> = if discrete {
+            values.iter().map(|&a| a as u32).collect()
+        } else {
+            values.iter().map(|a| a.to_bits()).collect()
         };
         let buffer = env.upload_actions(&words)?;
         env.step(&buffer)?;
-        Ok(())
+        let (obs, final_obs) = (self.obs(env, Field::Obs)?, self.obs(env, Field::FinalObs)?);
+        let flag =
+            |f| -> Result<Tensor<1>, Error> { Ok(self.from_vec(env.read(f)?.into_iter().map(|w| w as f32).collect())) };
+        Ok(Step {
+            obs,
+            final_obs,
+            reward: self.from_vec(env.read_f32(Field::Reward)?),
+            terminated: flag(Field::Terminated)?,
+            truncated: flag(Field::Truncated)?,
+        })
     }
 
-    /// `rows × width` draws of `kind` from `noise`, as a `[rows, width]` learner tensor.
-    pub fn noise(&self, noise: &mut Noise, (kind, width): (NoiseKind, usize), rows: usize) -> Tensor<2> {
-        let values = noise.sample(kind, rows * width);
-        self.count(values.len() * 4, 0);
-        Tensor::from_data(TensorData::new(values, [rows, width]), &self.inner)
+    /// `steps` successive draws of `rows × width` values of `kind` from `noise`, as a `[steps · rows, width]`
+    /// learner tensor (row block t is step t's).
+    pub fn noise(
+        &self,
+        noise: &mut Noise,
+        (kind, width): (NoiseKind, usize),
+        rows: usize,
+        steps: usize,
+    ) -> Result<Tensor<2>, Error> {
+        #[cfg(feature = "wgpu")]
+        if let Some(link) = &self.link {
+            return link.noise(noise, (kind, width), rows, steps);
+        }
+        let values = noise.sample_rows(kind, rows * width, steps);
+        Ok(Tensor::from_data(TensorData::new(values, [steps * rows, width]), &self.inner))
     }
 
-    /// A random permutation of `0..n` as a learner index tensor.
-    pub fn permutation(&self, noise: &mut Noise, n: usize) -> Tensor<1, Int> {
-        let order = noise.permutation(n);
-        self.count(n * 8, 0);
-        Tensor::from_data(TensorData::new(order, [n]), &self.inner)
+    /// A pseudo-random permutation of `0..n` (`Noise::permutation`) as a learner index tensor.
+    pub fn permutation(&self, noise: &mut Noise, n: usize) -> Result<Tensor<1, Int>, Error> {
+        #[cfg(feature = "wgpu")]
+        if let Some(link) = &self.link {
+            return link.permutation(noise, n);
+        }
+        Ok(Tensor::from_data(TensorData::new(noise.permutation(n), [n]), &self.inner))
+    }
+
+    /// GAE over time-major `[T·N]` tensors (`dones` `[2·T·N]`: terminated then truncated), on the learner's
+    /// device: the wgpu kernel on wgpu, the CPU reference (the kernels' specification) on the CPU.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gae(
+        &self,
+        params: GaeParams,
+        (horizon, n): (usize, usize),
+        rewards: Tensor<1>,
+        values: Tensor<1>,
+        dones: Tensor<1>,
+        final_values: Tensor<1>,
+        last_values: Tensor<1>,
+    ) -> Result<(Tensor<1>, Tensor<1>), Error> {
+        #[cfg(feature = "wgpu")]
+        if let Some(link) = &self.link {
+            return link.gae(params, (horizon, n), &rewards, &values, &dones, &final_values, &last_values);
+        }
+        let host = |x: Tensor<1>| self.to_vec(x);
+        let (rewards, values, final_values, last_values) =
+            (host(rewards)?, host(values)?, host(final_values)?, host(last_values)?);
+        let dones: Vec<u32> = host(dones)?.into_iter().map(|d| d as u32).collect();
+        let (mut advantages, mut returns) = (vec![0.0; horizon * n], vec![0.0; horizon * n]);
+        gae_reference(
+            params,
+            horizon,
+            n,
+            &rewards,
+            &values,
+            &dones,
+            &final_values,
+            &last_values,
+            &mut advantages,
+            &mut returns,
+        );
+        Ok((self.from_vec(advantages), self.from_vec(returns)))
+    }
+
+    /// `[episodes finished, sum of their returns, sum of their lengths]` since the last call, as a learner
+    /// tensor (reduced on the device on wgpu); the batch's sums are cleared.
+    pub fn episode_sums(&self, env: &mut EnvBatch) -> Result<Tensor<1>, Error> {
+        #[cfg(feature = "wgpu")]
+        if let Some(link) = &self.link {
+            return link.episode_sums(env);
+        }
+        let stats = env.take_episode_stats()?;
+        let count = stats.episodes as f64;
+        let sums = [count, stats.return_mean * count, stats.length_mean * count].map(|v| v as f32);
+        Ok(self.from_vec(sums.to_vec()))
     }
 
     pub fn from_vec(&self, values: Vec<f32>) -> Tensor<1> {
@@ -126,18 +238,6 @@ impl Bridge {
         self.count(0, values.len() * 4);
         Ok(values)
     }
-}
-
-#[cfg(feature = "wgpu")]
-fn wgpu_devices(index: usize) -> Result<(EnvDevice, Device), Error> {
-    let env_device = EnvDevice::wgpu()?;
-    let _ = index;
-    Ok((env_device, Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)))
-}
-
-#[cfg(not(feature = "wgpu"))]
-fn wgpu_devices(_index: usize) -> Result<(EnvDevice, Device), Error> {
-    Err(Error::Config("this build of Myriad was compiled without the `wgpu` feature".into()))
 }
 
 /// Maps the policy's actions to the env's action space: Discrete indices as they are; Box actions rescaled from

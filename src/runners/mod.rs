@@ -2,9 +2,11 @@
 //! actions back; [`evaluate`] plays whole episodes for evaluation.
 
 mod bridge;
+#[cfg(feature = "wgpu")]
+mod link;
 mod noise;
 
-pub use bridge::{ActionMap, Bridge};
+pub use bridge::{ActionMap, Bridge, Step};
 pub use noise::{Noise, NoiseKind};
 
 use crate::envs::{make, EnvConfig, Field};
@@ -46,27 +48,29 @@ pub fn evaluate(
     let dist = policy.dist().clone();
     let mut noise = Noise::new(seed, u64::MAX);
     let (mut done, mut returns, mut lengths) = (vec![false; episodes], vec![0.0f64; episodes], vec![0u32; episodes]);
+    let mut obs = bridge.obs(&mut env, Field::Obs)?;
     for _ in 0..limit {
-        let out = policy.forward(bridge.obs(&env, Field::Obs)?);
+        let out = policy.forward(obs);
         let chosen = if explore {
-            let eps = bridge.noise(&mut noise, dist.noise(), episodes);
+            let eps = bridge.noise(&mut noise, dist.noise(), episodes, 1)?;
             dist.sample(out.dist_inputs, eps)
         } else {
             dist.mode(out.dist_inputs)
         };
-        bridge.step(&mut env, actions.to_env(chosen))?;
-        let reward = env.read_f32(Field::Reward)?;
-        let (terminated, truncated) = (env.read_bool(Field::Terminated)?, env.read_bool(Field::Truncated)?);
+        let step = bridge.step(&mut env, actions.to_env(chosen))?;
+        let reward = bridge.to_vec(step.reward)?;
+        let (terminated, truncated) = (bridge.to_vec(step.terminated)?, bridge.to_vec(step.truncated)?);
         for i in 0..episodes {
             if !done[i] {
                 returns[i] += reward[i] as f64;
                 lengths[i] += 1;
-                done[i] = terminated[i] || truncated[i];
+                done[i] = terminated[i] != 0.0 || truncated[i] != 0.0;
             }
         }
         if done.iter().all(|&d| d) {
             break;
         }
+        obs = step.obs;
     }
     let n = episodes as f64;
     let mean = returns.iter().sum::<f64>() / n;

@@ -56,15 +56,60 @@ impl Noise {
         }
     }
 
-    /// A uniformly random permutation of `0..n` (Fisher–Yates).
-    pub fn permutation(&mut self, n: usize) -> Vec<i64> {
-        let mut order: Vec<i64> = (0..n as i64).collect();
-        for i in (1..n).rev() {
-            let j = ((self.next() as u64 * (i as u64 + 1)) >> 32) as usize;
-            order.swap(i, j);
-        }
-        order
+    /// `rows` successive [`sample`](Self::sample)s of `n` draws, concatenated.
+    pub fn sample_rows(&mut self, kind: NoiseKind, n: usize, rows: usize) -> Vec<f32> {
+        (0..rows).flat_map(|_| self.sample(kind, n)).collect()
     }
+
+    /// Reserves what `sample_rows(kind, n, rows)` would draw and returns where a device kernel starts:
+    /// `(key, first counter, counters per row)`.
+    pub fn reserve_rows(&mut self, kind: NoiseKind, n: usize, rows: usize) -> (u32, u32, u32) {
+        let stride = match kind {
+            NoiseKind::Uniform => n,
+            NoiseKind::Normal => n.div_ceil(2) * 2,
+        } as u32;
+        let start = self.counter;
+        self.counter = self.counter.wrapping_add(stride.wrapping_mul(rows as u32));
+        (self.key, start, stride)
+    }
+
+    /// The key of the next permutation (one draw of the stream).
+    pub fn permutation_key(&mut self) -> u32 {
+        self.next()
+    }
+
+    /// A pseudo-random permutation of `0..n`: a keyed 4-round Feistel network with cycle walking (the CPU twin
+    /// of `kernels/permutation.wgsl`, see there), so the device can shuffle without a sequential pass.
+    pub fn permutation(&mut self, n: usize) -> Vec<i64> {
+        let key = self.permutation_key();
+        let n = n as u32;
+        let half = permutation_half_bits(n);
+        (0..n)
+            .map(|i| {
+                let mut x = feistel(key, half, i);
+                while x >= n {
+                    x = feistel(key, half, x);
+                }
+                x as i64
+            })
+            .collect()
+    }
+}
+
+/// The half-width `h` of the Feistel words of a permutation of `0..n`: the least `h ≥ 1` with `4^h ≥ n`.
+pub fn permutation_half_bits(n: u32) -> u32 {
+    let bits = 32 - n.saturating_sub(1).leading_zeros();
+    bits.div_ceil(2).max(1)
+}
+
+fn feistel(key: u32, half: u32, x: u32) -> u32 {
+    let mask = (1u32 << half) - 1;
+    let (mut l, mut r) = (x >> half, x & mask);
+    for round in 0..4u32 {
+        let f = draw(key, (round << 16) | r) & mask;
+        (l, r) = (r, l ^ f);
+    }
+    (l << half) | r
 }
 
 #[cfg(test)]
@@ -83,10 +128,28 @@ mod tests {
         let m = z.iter().map(|&x| x as f64).sum::<f64>() / z.len() as f64;
         let var = z.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / z.len() as f64;
         assert!(m.abs() < 0.01 && (var - 1.0).abs() < 0.02, "{m} {var}");
-        let mut p = noise.permutation(1000);
-        assert_ne!(p, (0..1000).collect::<Vec<i64>>());
-        p.sort();
-        assert_eq!(p, (0..1000).collect::<Vec<i64>>());
+        for n in [1, 2, 3, 5, 16, 17, 1000, 4096, 70_001] {
+            let mut p = noise.permutation(n);
+            if n > 16 {
+                assert_ne!(p, (0..n as i64).collect::<Vec<i64>>(), "n = {n}");
+            }
+            p.sort();
+            assert_eq!(p, (0..n as i64).collect::<Vec<i64>>(), "n = {n}");
+        }
+        // Shuffled well enough for minibatches: the first quarter of a permutation of 0..4096 lands about a
+        // quarter in each quarter of the range.
+        let p = noise.permutation(4096);
+        for q in 0..4 {
+            let hits = p[..1024].iter().filter(|&&x| x / 1024 == q).count();
+            assert!((200..312).contains(&hits), "quarter {q}: {hits}");
+        }
+        let mut a = Noise::new(7, 0);
+        let rows = a.sample_rows(NoiseKind::Normal, 5, 3);
+        let mut b = Noise::new(7, 0);
+        let each: Vec<f32> = (0..3).flat_map(|_| b.sample(NoiseKind::Normal, 5)).collect();
+        assert_eq!(rows, each);
+        assert_eq!(Noise::new(7, 0).reserve_rows(NoiseKind::Normal, 5, 3), (a.key, 0, 6));
+        assert_eq!(a.counter, 18);
         assert_eq!(Noise::new(1, 2).sample(NoiseKind::Uniform, 8), Noise::new(1, 2).sample(NoiseKind::Uniform, 8));
         assert_ne!(Noise::new(1, 2).sample(NoiseKind::Uniform, 8), Noise::new(1, 3).sample(NoiseKind::Uniform, 8));
     }

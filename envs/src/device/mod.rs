@@ -117,6 +117,15 @@ impl Device {
         }
     }
 
+    /// The wgpu context of a wgpu device.
+    #[cfg(feature = "wgpu")]
+    pub fn wgpu_context(&self) -> Option<&Arc<wgpu::WgpuContext>> {
+        match self {
+            Device::Wgpu(ctx) => Some(ctx),
+            _ => None,
+        }
+    }
+
     /// CUDA device `ordinal`; needs an NVIDIA driver (libcuda) and NVRTC at run time, no toolkit at build time.
     pub fn cuda(ordinal: usize) -> Result<Device> {
         #[cfg(feature = "cuda")]

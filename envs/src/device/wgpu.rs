@@ -29,11 +29,53 @@ fn grid(threads: u32, workgroup: u32) -> (u32, u32) {
     }
 }
 
+/// A byte range of a wgpu buffer, often one the batch does not own (a learner's tensor, say).
+#[derive(Clone, Copy, Debug)]
+pub struct WgpuRange<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    /// Start, in bytes (a multiple of 4).
+    pub offset: u64,
+    /// Length, in bytes (a multiple of 4).
+    pub size: u64,
+}
+
+impl<'a> WgpuRange<'a> {
+    /// The first `words` 4-byte words of `buffer`.
+    pub fn words(buffer: &'a wgpu::Buffer, words: usize) -> Self {
+        Self { buffer, offset: 0, size: words as u64 * 4 }
+    }
+}
+
+/// Records a device-side copy of `src` into `dst`; sizes must match and be word-aligned.
+fn record_copy(encoder: &mut wgpu::CommandEncoder, src: WgpuRange, dst: WgpuRange) -> Result<()> {
+    if src.size != dst.size || (src.offset | dst.offset | src.size) % 4 != 0 {
+        return Err(Error::Shape(format!(
+            "device copy of {} bytes at {} into {} bytes at {}: sizes differ or are not 4-byte aligned",
+            src.size, src.offset, dst.size, dst.offset
+        )));
+    }
+    if src.offset + src.size > src.buffer.size() || dst.offset + dst.size > dst.buffer.size() {
+        return Err(Error::Shape(format!(
+            "device copy of {} bytes runs past the end of a buffer ({} at {}, {} at {})",
+            src.size,
+            src.buffer.size(),
+            src.offset,
+            dst.buffer.size(),
+            dst.offset
+        )));
+    }
+    if src.size > 0 {
+        encoder.copy_buffer_to_buffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size);
+    }
+    Ok(())
+}
+
 /// One wgpu adapter opened for compute.
 pub struct WgpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
+    opened: Option<(wgpu::Instance, wgpu::Adapter)>,
     pipelines: Mutex<HashMap<String, Arc<BatchPipelines>>>,
     pub(crate) counter: TransferCounter,
 }
@@ -63,23 +105,54 @@ impl WgpuContext {
             ))
         })?;
         let info = adapter.get_info();
-        let limits = adapter.limits();
-        if limits.max_storage_buffers_per_shader_stage < 7 {
-            return Err(Error::Backend(format!(
-                "wgpu adapter {} allows {} storage buffers per stage; Myriad needs 7",
-                info.name, limits.max_storage_buffers_per_shader_stage
-            )));
-        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("myriad"),
-            required_features: wgpu::Features::empty(),
-            required_limits: limits,
+            // Everything the adapter offers (f16, subgroups, ...), so a learner sharing this device can use it;
+            // mappable primary buffers would slow ordinary storage buffers down on discrete GPUs.
+            required_features: adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+            required_limits: adapter.limits(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
         .map_err(|e| Error::Backend(format!("cannot open wgpu device on {}: {e}", info.name)))?;
-        Ok(Self { device, queue, info, pipelines: Mutex::new(HashMap::new()), counter: TransferCounter::default() })
+        let mut ctx = Self::with_device(&adapter, device, queue)?;
+        ctx.opened = Some((instance, adapter));
+        Ok(ctx)
+    }
+
+    /// The instance and adapter this context opened its device on (`None` for a device opened elsewhere).
+    pub fn opened_on(&self) -> Option<(&wgpu::Instance, &wgpu::Adapter)> {
+        self.opened.as_ref().map(|(i, a)| (i, a))
+    }
+
+    fn with_device(adapter: &wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Result<Self> {
+        let info = adapter.get_info();
+        let storage = device.limits().max_storage_buffers_per_shader_stage;
+        if storage < 7 {
+            return Err(Error::Backend(format!(
+                "wgpu device on {} allows {storage} storage buffers per stage; Myriad needs 7",
+                info.name
+            )));
+        }
+        Ok(Self {
+            device,
+            queue,
+            info,
+            opened: None,
+            pipelines: Mutex::new(HashMap::new()),
+            counter: TransferCounter::default(),
+        })
+    }
+
+    /// Copies each source range to its destination on the device, in one submission on this queue.
+    pub fn copy(&self, copies: &[(WgpuRange, WgpuRange)]) -> Result<()> {
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("copy") });
+        for (src, dst) in copies {
+            record_copy(&mut encoder, *src, *dst)?;
+        }
+        self.queue.submit([encoder.finish()]);
+        Ok(())
     }
 
     pub fn describe(&self) -> String {
@@ -282,6 +355,7 @@ pub(crate) struct WgpuBatch {
     n: usize,
     state_dim: usize,
     obs_dim: usize,
+    action_dim: usize,
     batch_uniform: wgpu::Buffer,
     state: wgpu::Buffer,
     obs: wgpu::Buffer,
@@ -332,6 +406,7 @@ impl WgpuBatch {
             n,
             state_dim: sd,
             obs_dim: od,
+            action_dim: spec.action_dim(),
             batch_uniform,
             state,
             obs,
@@ -363,6 +438,39 @@ impl WgpuBatch {
             pass.dispatch_workgroups(x, y, 1);
         }
         self.ctx.queue.submit([encoder.finish()]);
+    }
+
+    /// `field` as a byte range of the batch's buffers.
+    fn field_bytes(&self, field: Field) -> WgpuRange<'_> {
+        let (buffer, offset, words) = self.field_range(field);
+        WgpuRange { buffer, offset: offset as u64 * 4, size: words as u64 * 4 }
+    }
+
+    /// One submission: `actions` copied into the batch, one step, then each field copied to its destination.
+    pub(crate) fn step_linked(&mut self, actions: WgpuRange, outputs: &[(Field, WgpuRange)]) -> Result<()> {
+        let own = WgpuRange::words(&self.actions, self.n * self.action_dim);
+        let mut encoder =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("linked step") });
+        record_copy(&mut encoder, actions, own)?;
+        {
+            let (x, y) = grid(self.n as u32, WORKGROUP);
+            let mut pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("batch"), timestamp_writes: None });
+            pass.set_pipeline(&self.pipelines.step);
+            pass.set_bind_group(0, &self.group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        for (field, dst) in outputs {
+            record_copy(&mut encoder, self.field_bytes(*field), *dst)?;
+        }
+        self.ctx.queue.submit([encoder.finish()]);
+        Ok(())
+    }
+
+    /// Copies each field to its destination on the device, in one submission.
+    pub(crate) fn copy_out(&self, outputs: &[(Field, WgpuRange)]) -> Result<()> {
+        let copies: Vec<_> = outputs.iter().map(|(field, dst)| (self.field_bytes(*field), *dst)).collect();
+        self.ctx.copy(&copies)
     }
 
     fn field_range(&self, field: Field) -> (&wgpu::Buffer, usize, usize) {
@@ -454,5 +562,9 @@ impl BatchKernel for WgpuBatch {
 
     fn status(&self) -> Result<u32> {
         Ok(self.ctx.read(&self.status, 0, 1)?[0])
+    }
+
+    fn as_wgpu(&mut self) -> Option<&mut WgpuBatch> {
+        Some(self)
     }
 }

@@ -1,0 +1,370 @@
+//! The wgpu learner's data path: burn's wgpu runtime and the envs share one wgpu device and one queue, so env
+//! fields, kernel outputs and the learner's tensors move by device-side copies in queue order, never through
+//! the host.
+//!
+//! Why this design: burn 0.22 accepts an existing wgpu device (`Device::wgpu_options().setup(..)`) and hands out
+//! the wgpu buffer behind a tensor (`get_resource` on its compute client). So the envs keep their WGSL kernels
+//! and buffers, and each crossing is a `copy_buffer_to_buffer` recorded on the shared queue. Ordering: burn
+//! records its work in its own encoder and submits it on flush; before a submission of ours reads or writes a
+//! tensor's buffer, [`Bound::of`] flushes burn's pending work on that tensor's stream, and burn's later work is
+//! submitted after ours. A bound tensor's memory stays allocated while the [`Bound`] lives.
+
+use super::{Noise, NoiseKind};
+use crate::envs::device::wgpu::{WgpuContext, WgpuRange};
+use crate::envs::{Device as EnvDevice, DeviceBuffer, EnvBatch, Field};
+use crate::returns::{Gae, GaeInputs, GaeParams};
+use crate::Error;
+use burn::backend::wgpu::{AutoCompiler, CubeTensor, WgpuResource, WgpuSetup};
+use burn::backend::Cube;
+use burn::tensor::{Device, Int, Tensor};
+use cubecl_runtime::storage::ManagedResource;
+use cubecl_wgpu::WgpuServer;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+
+const NOISE_WGSL: &str = include_str!("../../kernels/noise.wgsl");
+const PERMUTATION_WGSL: &str = include_str!("../../kernels/permutation.wgsl");
+
+/// The envs' wgpu device, registered with burn as an existing setup so its tensors live on the same device and
+/// queue; opened once per process (each registration is a new burn runtime).
+fn shared() -> Result<(Device, EnvDevice), Error> {
+    static SHARED: OnceLock<Result<(Device, EnvDevice), String>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let envs = EnvDevice::wgpu().map_err(|e| e.to_string())?;
+            let ctx = envs.wgpu_context().expect("a wgpu device has a wgpu context");
+            let (instance, adapter) = ctx.opened_on().expect("a device this process opened knows its adapter");
+            let setup = WgpuSetup {
+                instance: instance.clone(),
+                adapter: adapter.clone(),
+                device: ctx.device.clone(),
+                queue: ctx.queue.clone(),
+                backend: adapter.get_info().backend,
+            };
+            let device = Device::wgpu_options()
+                .setup(setup)
+                .init()
+                .map_err(|e| format!("burn cannot run on the envs' wgpu device: {e}"))?;
+            Ok((device, envs))
+        })
+        .clone()
+        .map_err(Error::Device)
+}
+
+/// A learner tensor's bytes on the shared device, held in place while this lives.
+struct Bound {
+    resource: ManagedResource<WgpuResource>,
+    size: u64,
+}
+
+impl Bound {
+    /// Flushes burn's pending work on `tensor` and pins its buffer. The tensor must be contiguous 4-byte values.
+    fn of(tensor: CubeTensor) -> Result<Self, Error> {
+        let fail = |what: String| Error::Device(format!("binding a learner tensor to the env device: {what}"));
+        if !tensor.is_contiguous() || tensor.dtype.size() != 4 {
+            return Err(fail(format!("needs contiguous 4-byte values, got {:?} strided", tensor.dtype)));
+        }
+        let size = tensor.meta.shape().num_elements() as u64 * 4;
+        let resource = tensor
+            .client
+            .get_resource::<WgpuServer<AutoCompiler>>(tensor.handle.clone())
+            .map_err(|e| fail(format!("{e:?}")))?;
+        tensor.client.flush().map_err(|e| fail(format!("{e:?}")))?;
+        Ok(Self { resource, size })
+    }
+
+    fn float<const D: usize>(tensor: &Tensor<D>) -> Result<Self, Error> {
+        let primitive = tensor
+            .clone()
+            .try_into_primitive::<Cube>()
+            .map_err(|e| Error::Device(format!("a learner tensor is not on burn's wgpu backend: {e:?}")))?;
+        Self::of(primitive)
+    }
+
+    fn int<const D: usize>(tensor: &Tensor<D, Int>) -> Result<Self, Error> {
+        let primitive = tensor
+            .clone()
+            .try_into_primitive::<Cube>()
+            .map_err(|e| Error::Device(format!("a learner tensor is not on burn's wgpu backend: {e:?}")))?;
+        Self::of(primitive)
+    }
+
+    fn range(&self) -> WgpuRange<'_> {
+        let r = self.resource.resource();
+        WgpuRange { buffer: &r.buffer, offset: r.offset, size: self.size }
+    }
+}
+
+/// The kernels and scratch buffers of the wgpu data path.
+pub struct WgpuLink {
+    ctx: Arc<WgpuContext>,
+    envs: EnvDevice,
+    device: Device,
+    noise: wgpu::ComputePipeline,
+    permutation: wgpu::ComputePipeline,
+    /// The GAE kernel of the last `[T, N]` and parameters asked for.
+    gae: RefCell<Option<(GaeKey, Gae)>>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+struct GaeKey {
+    horizon: usize,
+    num_envs: usize,
+    gamma: f32,
+    lambda: f32,
+}
+
+/// What one linked env step leaves in the learner's tensors.
+pub struct LinkedStep {
+    pub obs: Tensor<2>,
+    pub final_obs: Tensor<2>,
+    pub reward: Tensor<1>,
+    pub terminated: Tensor<1>,
+    pub truncated: Tensor<1>,
+}
+
+impl WgpuLink {
+    /// Opens the shared device: `(env device, burn device without autodiff, link)`.
+    pub fn open() -> Result<(EnvDevice, Device, Self), Error> {
+        let (device, envs) = shared()?;
+        let ctx = envs.wgpu_context().expect("the shared env device is a wgpu device").clone();
+        let rng = crate::envs::rng::WGSL;
+        let noise = ctx.kernel("noise", &format!("{rng}\n{NOISE_WGSL}"), "noise")?;
+        let permutation = ctx.kernel("permutation", &format!("{rng}\n{PERMUTATION_WGSL}"), "permutation")?;
+        let link =
+            Self { ctx, envs: envs.clone(), device: device.clone(), noise, permutation, gae: RefCell::new(None) };
+        Ok((envs, device, link))
+    }
+
+    fn zeros(&self, shape: [usize; 2]) -> Tensor<2> {
+        Tensor::zeros(shape, &self.device)
+    }
+
+    fn int_zeros(&self, n: usize) -> Tensor<1, Int> {
+        Tensor::zeros([n], &self.device)
+    }
+
+    /// An f32 `[N, width]` field of the batch as a new tensor.
+    pub fn field(&self, env: &mut EnvBatch, field: Field, width: usize) -> Result<Tensor<2>, Error> {
+        let out = self.zeros([env.num_envs(), width]);
+        let bound = Bound::float(&out)?;
+        env.copy_linked(&[(field, bound.range())])?;
+        Ok(out)
+    }
+
+    /// Steps `env` with `actions` (`[N, A]`, env space; Discrete indices are converted to integers on the device)
+    /// and returns the step's fields as tensors, in one submission.
+    pub fn step(&self, env: &mut EnvBatch, actions: Tensor<2>, discrete: bool) -> Result<LinkedStep, Error> {
+        let (n, obs_dim) = (env.num_envs(), env.spec().obs_dim());
+        let action_words =
+            if discrete { Bound::int(&actions.reshape([-1]).int())? } else { Bound::float(&actions.reshape([-1]))? };
+        let (obs, final_obs, reward) = (self.zeros([n, obs_dim]), self.zeros([n, obs_dim]), self.zeros([n, 1]));
+        let (terminated, truncated) = (self.int_zeros(n), self.int_zeros(n));
+        let bound = [Bound::float(&obs)?, Bound::float(&final_obs)?, Bound::float(&reward)?];
+        let flags = [Bound::int(&terminated)?, Bound::int(&truncated)?];
+        env.step_linked(
+            action_words.range(),
+            &[
+                (Field::Obs, bound[0].range()),
+                (Field::FinalObs, bound[1].range()),
+                (Field::Reward, bound[2].range()),
+                (Field::Terminated, flags[0].range()),
+                (Field::Truncated, flags[1].range()),
+            ],
+        )?;
+        Ok(LinkedStep {
+            obs,
+            final_obs,
+            reward: reward.reshape([n]),
+            terminated: terminated.float(),
+            truncated: truncated.float(),
+        })
+    }
+
+    /// `steps` successive rows of `rows × width` draws (as `steps` calls of `Noise::sample` would give), drawn
+    /// on the device: `[steps · rows, width]`.
+    pub fn noise(
+        &self,
+        noise: &mut Noise,
+        (kind, width): (NoiseKind, usize),
+        rows: usize,
+        steps: usize,
+    ) -> Result<Tensor<2>, Error> {
+        let count = rows * width;
+        let (key, counter, stride) = noise.reserve_rows(kind, count, steps);
+        let params = [key, counter, count as u32, steps as u32, stride, (kind == NoiseKind::Normal) as u32, 0, 0];
+        let scratch = self.envs.zeros("noise", count * steps)?;
+        let uniform = self.ctx.uniform_buffer("noise params", bytemuck::cast_slice(&params));
+        self.ctx.launch(&self.noise, &[&uniform, wgpu_buffer(&scratch)], (count * steps) as u32, 64);
+        let out = self.zeros([steps * rows, width]);
+        let bound = Bound::float(&out)?;
+        self.ctx.copy(&[(WgpuRange::words(wgpu_buffer(&scratch), count * steps), bound.range())])?;
+        Ok(out)
+    }
+
+    /// The permutation of `0..n` that `Noise::permutation` gives, computed on the device.
+    pub fn permutation(&self, noise: &mut Noise, n: usize) -> Result<Tensor<1, Int>, Error> {
+        let key = noise.permutation_key();
+        let params = [key, n as u32, super::noise::permutation_half_bits(n as u32), 0];
+        let scratch = self.envs.zeros("permutation", n)?;
+        let uniform = self.ctx.uniform_buffer("permutation params", bytemuck::cast_slice(&params));
+        self.ctx.launch(&self.permutation, &[&uniform, wgpu_buffer(&scratch)], n as u32, 64);
+        let out = self.int_zeros(n);
+        let bound = Bound::int(&out)?;
+        self.ctx.copy(&[(WgpuRange::words(wgpu_buffer(&scratch), n), bound.range())])?;
+        Ok(out)
+    }
+
+    /// GAE with `kernels/gae.wgsl` on the learner's tensors: `rewards`, `values`, `final_values` `[T·N]`,
+    /// `dones` `[2·T·N]` (terminated then truncated, 0/1), `last_values` `[N]` → (advantages, returns) `[T·N]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gae(
+        &self,
+        params: GaeParams,
+        (horizon, num_envs): (usize, usize),
+        rewards: &Tensor<1>,
+        values: &Tensor<1>,
+        dones: &Tensor<1>,
+        final_values: &Tensor<1>,
+        last_values: &Tensor<1>,
+    ) -> Result<(Tensor<1>, Tensor<1>), Error> {
+        let key = GaeKey { horizon, num_envs, gamma: params.gamma, lambda: params.lambda };
+        let mut cached = self.gae.borrow_mut();
+        if cached.as_ref().map(|(k, _)| *k) != Some(key) {
+            *cached = Some((key, Gae::new(&self.envs, horizon, num_envs, params)?));
+        }
+        let gae = &cached.as_ref().expect("built above").1;
+        let plane = horizon * num_envs;
+        let buffer = |name, words| self.envs.zeros(name, words);
+        let inputs = [
+            (Bound::float(rewards)?, buffer("rewards", plane)?),
+            (Bound::float(values)?, buffer("values", plane)?),
+            (Bound::int(&dones.clone().int())?, buffer("dones", 2 * plane)?),
+            (Bound::float(final_values)?, buffer("final values", plane)?),
+            (Bound::float(last_values)?, buffer("last values", num_envs)?),
+        ];
+        let copies: Vec<_> =
+            inputs.iter().map(|(t, b)| (t.range(), WgpuRange::words(wgpu_buffer(b), b.len()))).collect();
+        self.ctx.copy(&copies)?;
+        let (mut advantages, mut returns) = (buffer("advantages", plane)?, buffer("returns", plane)?);
+        let [r, v, d, f, l] = inputs.each_ref().map(|(_, b)| b);
+        let gae_inputs = GaeInputs { rewards: r, values: v, dones: d, final_values: f, last_values: l };
+        gae.compute(&gae_inputs, &mut advantages, &mut returns)?;
+        let (adv_out, ret_out) = (self.zeros([plane, 1]), self.zeros([plane, 1]));
+        let (a, b) = (Bound::float(&adv_out)?, Bound::float(&ret_out)?);
+        self.ctx.copy(&[
+            (WgpuRange::words(wgpu_buffer(&advantages), plane), a.range()),
+            (WgpuRange::words(wgpu_buffer(&returns), plane), b.range()),
+        ])?;
+        Ok((adv_out.reshape([plane]), ret_out.reshape([plane])))
+    }
+
+    /// `[episodes finished, sum of their returns, sum of their lengths]` since the last call, reduced on the
+    /// device; the batch's sums are then cleared.
+    pub fn episode_sums(&self, env: &mut EnvBatch) -> Result<Tensor<1>, Error> {
+        let n = env.num_envs();
+        let (count, length, ret) = (self.int_zeros(n), self.int_zeros(n), self.zeros([n, 1]));
+        let (c, l, r) = (Bound::int(&count)?, Bound::int(&length)?, Bound::float(&ret)?);
+        env.copy_linked(&[
+            (Field::DoneCount, c.range()),
+            (Field::DoneLength, l.range()),
+            (Field::DoneReturn, r.range()),
+        ])?;
+        env.clear_episode_stats()?;
+        Ok(Tensor::cat(vec![count.float().sum(), ret.sum(), length.float().sum()], 0))
+    }
+}
+
+fn wgpu_buffer(buffer: &DeviceBuffer) -> &wgpu::Buffer {
+    buffer.wgpu_buffer().expect("buffers of the shared device are wgpu buffers")
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each kernel of the link against its CPU twin, on random inputs, through the shared device (Mesa lavapipe in
+    //! CI).
+    use super::*;
+    use crate::envs::rng::{draw, unit};
+    use crate::returns::gae_reference;
+    use burn::tensor::TensorData;
+
+    fn link() -> Option<WgpuLink> {
+        match WgpuLink::open() {
+            Ok((_, _, link)) => Some(link),
+            Err(e) => {
+                assert!(std::env::var("MYRIAD_REQUIRE_WGPU").as_deref() != Ok("1"), "no wgpu adapter: {e}");
+                eprintln!("skipped: {e}");
+                None
+            }
+        }
+    }
+
+    fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn noise_kernel_matches_its_cpu_twin() {
+        let Some(link) = link() else { return };
+        for (kind, width, rows, steps) in [(NoiseKind::Uniform, 1, 37, 5), (NoiseKind::Normal, 3, 33, 4)] {
+            let (mut cpu, mut gpu) = (Noise::new(3, 9), Noise::new(3, 9));
+            let want = cpu.sample_rows(kind, rows * width, steps);
+            let got = host(link.noise(&mut gpu, (kind, width), rows, steps).unwrap());
+            assert_eq!(got.len(), want.len());
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                let tol = if kind == NoiseKind::Uniform { 0.0 } else { 2e-5 * (1.0 + w.abs()) };
+                assert!((g - w).abs() <= tol, "{kind:?} draw {i}: device {g}, CPU {w}");
+            }
+            // Both streams moved on by the same number of draws.
+            assert_eq!(cpu.sample(NoiseKind::Uniform, 4), gpu.sample(NoiseKind::Uniform, 4));
+        }
+    }
+
+    #[test]
+    fn permutation_kernel_matches_its_cpu_twin() {
+        let Some(link) = link() else { return };
+        for n in [1, 2, 7, 64, 1000, 70_001] {
+            let (mut cpu, mut gpu) = (Noise::new(5, n as u64), Noise::new(5, n as u64));
+            let want = cpu.permutation(n);
+            let got = link.permutation(&mut gpu, n).unwrap();
+            let got: Vec<i64> = got.into_data().convert::<i64>().try_into_vec::<i64>().unwrap();
+            assert_eq!(got, want, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn gae_through_the_link_matches_the_reference() {
+        let Some(link) = link() else { return };
+        let (t, n) = (23, 45);
+        let plane = t * n;
+        let key = 0xbeef;
+        let f = |c: u32| unit(draw(key, c)) * 2.0 - 1.0;
+        let rewards: Vec<f32> = (0..plane as u32).map(f).collect();
+        let values: Vec<f32> = (0..plane as u32).map(|i| f(i + 100_000)).collect();
+        let final_values: Vec<f32> = (0..plane as u32).map(|i| f(i + 200_000)).collect();
+        let last_values: Vec<f32> = (0..n as u32).map(|i| f(i + 300_000)).collect();
+        // Terminations, truncations and both, about one step in eight each.
+        let dones: Vec<u32> = (0..2 * plane as u32).map(|i| (draw(key, i + 400_000) % 8 == 0) as u32).collect();
+        let params = GaeParams { gamma: 0.97, lambda: 0.9 };
+        let (mut adv, mut ret) = (vec![0.0; plane], vec![0.0; plane]);
+        gae_reference(params, t, n, &rewards, &values, &dones, &final_values, &last_values, &mut adv, &mut ret);
+        let tensor = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &link.device);
+        let dones_f: Vec<f32> = dones.iter().map(|&d| d as f32).collect();
+        let (a, r) = link
+            .gae(
+                params,
+                (t, n),
+                &tensor(&rewards),
+                &tensor(&values),
+                &tensor(&dones_f),
+                &tensor(&final_values),
+                &tensor(&last_values),
+            )
+            .unwrap();
+        for (name, got, want) in [("advantages", host(a), adv), ("returns", host(r), ret)] {
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{name}[{i}]: device {g}, CPU {w}");
+            }
+        }
+    }
+}
