@@ -484,7 +484,7 @@ impl Ppo {
 
         // ---- Evaluation, every `evaluation_interval` iterations ----
         let e = &self.config.evaluation;
-        if e.evaluation_interval > 0 && self.progress.iteration % e.evaluation_interval as u64 == 0 {
+        if e.evaluation_interval > 0 && self.progress.iteration.is_multiple_of(e.evaluation_interval as u64) {
             let eval_start = Instant::now();
             let summary = self.evaluate(e.evaluation_duration as usize, e.evaluation_explore)?;
             result.evaluation_episode_return_mean = Some(summary.return_mean);

@@ -117,14 +117,7 @@ impl Bridge {
         let discrete = matches!(env.spec().action_space, Space::Discrete { .. });
         #[cfg(feature = "wgpu")]
         if let Some(link) = &self.link {
-            let s = link.step(env, actions, discrete)?;
-            return Ok(Step {
-                obs: s.obs,
-                final_obs: s.final_obs,
-                reward: s.reward,
-                terminated: s.terminated,
-                truncated: s.truncated,
-            });
+            return link.step(env, actions, discrete);
         }
         let values = self.to_vec(actions.reshape([-1]))?;
         let words: Vec<u32> = if discrete {

@@ -9,7 +9,7 @@
 //! tensor's buffer, [`Bound::of`] flushes burn's pending work on that tensor's stream, and burn's later work is
 //! submitted after ours. A bound tensor's memory stays allocated while the [`Bound`] lives.
 
-use super::{Noise, NoiseKind};
+use super::{Noise, NoiseKind, Step};
 use crate::envs::device::wgpu::{WgpuContext, WgpuRange};
 use crate::envs::{Device as EnvDevice, DeviceBuffer, EnvBatch, Field};
 use crate::returns::{Gae, GaeInputs, GaeParams};
@@ -114,15 +114,6 @@ struct GaeKey {
     lambda: f32,
 }
 
-/// What one linked env step leaves in the learner's tensors.
-pub struct LinkedStep {
-    pub obs: Tensor<2>,
-    pub final_obs: Tensor<2>,
-    pub reward: Tensor<1>,
-    pub terminated: Tensor<1>,
-    pub truncated: Tensor<1>,
-}
-
 impl WgpuLink {
     /// Opens the shared device: `(env device, burn device without autodiff, link)`.
     pub fn open() -> Result<(EnvDevice, Device, Self), Error> {
@@ -154,7 +145,7 @@ impl WgpuLink {
 
     /// Steps `env` with `actions` (`[N, A]`, env space; Discrete indices are converted to integers on the device)
     /// and returns the step's fields as tensors, in one submission.
-    pub fn step(&self, env: &mut EnvBatch, actions: Tensor<2>, discrete: bool) -> Result<LinkedStep, Error> {
+    pub fn step(&self, env: &mut EnvBatch, actions: Tensor<2>, discrete: bool) -> Result<Step, Error> {
         let (n, obs_dim) = (env.num_envs(), env.spec().obs_dim());
         let action_words =
             if discrete { Bound::int(&actions.reshape([-1]).int())? } else { Bound::float(&actions.reshape([-1]))? };
@@ -172,7 +163,7 @@ impl WgpuLink {
                 (Field::Truncated, flags[1].range()),
             ],
         )?;
-        Ok(LinkedStep {
+        Ok(Step {
             obs,
             final_obs,
             reward: reward.reshape([n]),

@@ -48,7 +48,7 @@ impl<'a> WgpuRange<'a> {
 
 /// Records a device-side copy of `src` into `dst`; sizes must match and be word-aligned.
 fn record_copy(encoder: &mut wgpu::CommandEncoder, src: WgpuRange, dst: WgpuRange) -> Result<()> {
-    if src.size != dst.size || (src.offset | dst.offset | src.size) % 4 != 0 {
+    if src.size != dst.size || !(src.offset | dst.offset | src.size).is_multiple_of(4) {
         return Err(Error::Shape(format!(
             "device copy of {} bytes at {} into {} bytes at {}: sizes differ or are not 4-byte aligned",
             src.size, src.offset, dst.size, dst.offset
