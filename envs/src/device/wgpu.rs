@@ -105,20 +105,38 @@ impl WgpuContext {
             ))
         })?;
         let info = adapter.get_info();
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("myriad"),
-            // Everything the adapter offers (f16, subgroups, ...), so a learner sharing this device can use it;
-            // mappable primary buffers would slow ordinary storage buffers down on discrete GPUs.
-            required_features: adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-            required_limits: adapter.limits(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
-            memory_hints: wgpu::MemoryHints::Performance,
-            trace: wgpu::Trace::Off,
-        }))
+        let (device, queue) = pollster::block_on(
+            adapter.request_device(&wgpu::DeviceDescriptor {
+                label: Some("myriad"),
+                // Everything the adapter offers (f16, subgroups, ...), so a learner sharing this device can use it;
+                // not mappable primary buffers (they slow ordinary storage buffers on discrete GPUs), nor the
+                // experimental features, which a device cannot enable without opting into experimental APIs.
+                required_features: adapter
+                    .features()
+                    .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS | wgpu::Features::all_experimental_mask()),
+                required_limits: adapter.limits(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            }),
+        )
         .map_err(|e| Error::Backend(format!("cannot open wgpu device on {}: {e}", info.name)))?;
         let mut ctx = Self::with_device(&adapter, device, queue)?;
         ctx.opened = Some((instance, adapter));
         Ok(ctx)
+    }
+
+    /// Another handle on the same device and queue with its own transfer counter and kernel cache, so that each
+    /// user of a shared device (one learner each) counts only its own bytes.
+    pub fn sibling(&self) -> Self {
+        Self {
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+            info: self.info.clone(),
+            opened: self.opened.clone(),
+            pipelines: Mutex::new(HashMap::new()),
+            counter: TransferCounter::default(),
+        }
     }
 
     /// The instance and adapter this context opened its device on (`None` for a device opened elsewhere).
