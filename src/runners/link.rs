@@ -201,12 +201,8 @@ impl WgpuLink {
         self.check_words("noise draws", count * steps + count)?;
         let (key, counter, stride) = noise.reserve_rows(kind, count, steps);
         let params = [key, counter, count as u32, steps as u32, stride, (kind == NoiseKind::Normal) as u32, 0, 0];
-        let scratch = self.envs.zeros("noise", count * steps)?;
-        let uniform = self.ctx.uniform_buffer("noise params", bytemuck::cast_slice(&params));
-        self.ctx.launch(&self.noise, &[&uniform, wgpu_buffer(&scratch)], (count * steps) as u32, 64);
         let out = self.zeros([steps * rows, width]);
-        let bound = Bound::float(&out)?;
-        self.ctx.copy(&[(WgpuRange::words(wgpu_buffer(&scratch), count * steps), bound.range())])?;
+        self.launch_into(&self.noise, "noise", &params, count * steps, &Bound::float(&out)?)?;
         Ok(out)
     }
 
@@ -215,13 +211,25 @@ impl WgpuLink {
         self.check_words("a permutation", n)?;
         let key = noise.permutation_key();
         let params = [key, n as u32, super::noise::permutation_half_bits(n as u32), 0];
-        let scratch = self.envs.zeros("permutation", n)?;
-        let uniform = self.ctx.uniform_buffer("permutation params", bytemuck::cast_slice(&params));
-        self.ctx.launch(&self.permutation, &[&uniform, wgpu_buffer(&scratch)], n as u32, 64);
         let out = self.int_zeros(n);
-        let bound = Bound::int(&out)?;
-        self.ctx.copy(&[(WgpuRange::words(wgpu_buffer(&scratch), n), bound.range())])?;
+        self.launch_into(&self.permutation, "permutation", &params, n, &Bound::int(&out)?)?;
         Ok(out)
+    }
+
+    /// Runs a kernel with one uniform (`params`) and one output of `words` values, one thread each, and copies
+    /// the output into `dst`.
+    fn launch_into(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        label: &str,
+        params: &[u32],
+        words: usize,
+        dst: &Bound,
+    ) -> Result<(), Error> {
+        let scratch = self.envs.zeros(label, words)?;
+        let uniform = self.ctx.uniform_buffer(label, bytemuck::cast_slice(params));
+        self.ctx.launch(pipeline, &[&uniform, wgpu_buffer(&scratch)], words as u32, 64);
+        Ok(self.ctx.copy(&[(WgpuRange::words(wgpu_buffer(&scratch), words), dst.range())])?)
     }
 
     /// GAE with `kernels/gae.wgsl` on the learner's tensors: `rewards`, `values`, `final_values` `[T·N]`,

@@ -444,18 +444,21 @@ impl WgpuBatch {
 
     /// One submission: the copies or clears `prepare` records, then `pipeline` over every env.
     fn dispatch(&self, pipeline: &wgpu::ComputePipeline, prepare: impl FnOnce(&mut wgpu::CommandEncoder)) {
-        let (x, y) = grid(self.n as u32, WORKGROUP);
         let mut encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("batch") });
         prepare(&mut encoder);
-        {
-            let mut pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("batch"), timestamp_writes: None });
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &self.group, &[]);
-            pass.dispatch_workgroups(x, y, 1);
-        }
+        self.record_pass(&mut encoder, pipeline);
         self.ctx.queue.submit([encoder.finish()]);
+    }
+
+    /// Records `pipeline` over every env, with the batch's bind group.
+    fn record_pass(&self, encoder: &mut wgpu::CommandEncoder, pipeline: &wgpu::ComputePipeline) {
+        let (x, y) = grid(self.n as u32, WORKGROUP);
+        let mut pass =
+            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("batch"), timestamp_writes: None });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &self.group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
     }
 
     /// `field` as a byte range of the batch's buffers.
@@ -470,14 +473,7 @@ impl WgpuBatch {
         let mut encoder =
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("linked step") });
         record_copy(&mut encoder, actions, own)?;
-        {
-            let (x, y) = grid(self.n as u32, WORKGROUP);
-            let mut pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("batch"), timestamp_writes: None });
-            pass.set_pipeline(&self.pipelines.step);
-            pass.set_bind_group(0, &self.group, &[]);
-            pass.dispatch_workgroups(x, y, 1);
-        }
+        self.record_pass(&mut encoder, &self.pipelines.step);
         for (field, dst) in outputs {
             record_copy(&mut encoder, self.field_bytes(*field), *dst)?;
         }
