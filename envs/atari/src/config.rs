@@ -63,7 +63,7 @@ pub struct Preprocessing {
     /// A lost life ends the episode for the learner; the game goes on from there at the next reset
     /// (DeepMind's `EpisodicLifeEnv`). Episode statistics still count whole games.
     pub terminal_on_life_loss: bool,
-    /// Press FIRE, then UP, after every reset, for games that wait for it (DeepMind's `FireResetEnv`).
+    /// Step with actions 1 (FIRE) and 2 after every reset, for games that wait for FIRE (DeepMind's `FireResetEnv`).
     pub fire_reset: bool,
     /// Rewards given to the learner are clipped to their sign; statistics keep the game's score.
     pub clip_rewards: bool,

@@ -10,9 +10,9 @@
 //! early, as in Gymnasium), their pixel-wise max is resized to `screen_size`² by area interpolation and pushed
 //! onto the frame stack. After `max_episode_steps` agent steps in one game the step is truncated.
 //!
-//! Reset: ALE's reset, then `1..=noop_max` single no-op frames (resetting again on a game over), then FIRE and
-//! UP steps with `fire_reset`. After a life-loss termination the game is not reset: the next episode goes on
-//! from the current frame (after FIRE and UP with `fire_reset`), as DeepMind's `EpisodicLifeEnv` does.
+//! Reset: ALE's reset, then `1..=noop_max` single no-op frames (resetting again on a game over), then steps with
+//! actions 1 (FIRE) and 2 with `fire_reset`. After a life-loss termination the game is not reset: the next episode goes on
+//! from the current frame (after the FIRE steps with `fire_reset`), as DeepMind's `EpisodicLifeEnv` does.
 
 use crate::ale::{Emulator, EmulatorSettings, FIRE, LEGAL_ACTIONS, NOOP, RAM_BYTES, SCREEN_BYTES};
 use crate::config::{AtariConfig, ObsType, Preprocessing};
@@ -21,9 +21,6 @@ use crate::roms::Rom;
 use myriad_envs::rng::{mix32, stream_key, Stream};
 use myriad_envs::Result;
 use std::sync::Arc;
-
-/// The ALE action id of UP, pressed after FIRE by `fire_reset`.
-const UP: u8 = 2;
 
 /// What one step produced besides the observation.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -94,7 +91,7 @@ impl AtariEnv {
             None => (None, 0),
         };
         if let Some(p) = &config.preprocessing {
-            if p.fire_reset && !(actions.len() >= 3 && actions[1] == FIRE && actions.contains(&UP)) {
+            if p.fire_reset && !(actions.len() >= 3 && actions[1] == FIRE) {
                 return Err(myriad_envs::Error::BadConfigValue {
                     env: rom.game.id(),
                     key: "fire_reset".into(),
@@ -178,12 +175,13 @@ impl AtariEnv {
         self.write_stack(obs);
     }
 
-    /// FIRE then UP, each held for a whole agent step, resetting on a game over (DeepMind's `FireResetEnv`).
+    /// Action 1 (FIRE) then action 2, each held for a whole agent step, resetting on a game over (DeepMind's
+    /// `FireResetEnv`).
     fn fire(&mut self, p: &Preprocessing) {
         if !p.fire_reset {
             return;
         }
-        for action in [FIRE, UP] {
+        for action in [self.actions[1], self.actions[2]] {
             for _ in 0..p.frame_skip {
                 self.emulator.act(action);
             }
