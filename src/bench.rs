@@ -59,3 +59,75 @@ pub fn bench_env(config: &EnvBenchConfig, device: &Device) -> Result<EnvBenchRes
     envs.check()?;
     Ok(EnvBenchResult { steps, seconds, steps_per_s: steps as f64 / seconds })
 }
+
+/// What to measure on Atari envs (CPU emulators on a thread pool).
+#[cfg(feature = "atari")]
+#[derive(Clone, Debug)]
+pub struct AtariBenchConfig {
+    /// Atari id, e.g. `ALE/Pong-v5`.
+    pub env: String,
+    /// Env kwargs (preset and preprocessing keys included).
+    pub env_config: EnvConfig,
+    /// Envs in the pool.
+    pub num_envs: usize,
+    /// Envs per `recv` (`num_envs`: synchronous steps of the whole batch; fewer: EnvPool-style asynchronous).
+    pub batch_size: usize,
+    /// Worker threads (0: every core).
+    pub threads: usize,
+    pub seconds: f64,
+    pub warmup_seconds: f64,
+    pub seed: u64,
+}
+
+/// Env steps/s of Atari envs with uniformly random actions, drawn on the host from a counter-based stream.
+#[cfg(feature = "atari")]
+pub fn bench_atari(config: &AtariBenchConfig) -> Result<EnvBenchResult> {
+    use myriad_atari::{AsyncAtariBatch, AtariBatch};
+    use myriad_envs::rng::{below, draw};
+    let key = myriad_envs::rng::stream_key(config.seed, u32::MAX);
+    let mut counter = 0u32;
+    let mut random = |n: u32| {
+        counter = counter.wrapping_add(1);
+        below(draw(key, counter), n)
+    };
+    let timed = |budget: f64, step: &mut dyn FnMut() -> Result<u64>| -> Result<(u64, f64)> {
+        let start = Instant::now();
+        let mut steps = 0;
+        while start.elapsed().as_secs_f64() < budget.max(1e-3) {
+            steps += step()?;
+        }
+        Ok((steps, start.elapsed().as_secs_f64()))
+    };
+    let (steps, seconds) = if config.batch_size >= config.num_envs {
+        let mut envs = AtariBatch::new(&config.env, &config.env_config, config.num_envs, config.threads, config.seed)?;
+        let n = envs.spec().action_ids.len() as u32;
+        let mut actions = vec![0u32; config.num_envs];
+        let mut step = || -> Result<u64> {
+            actions.iter_mut().for_each(|a| *a = random(n));
+            envs.step(&actions)?;
+            Ok(actions.len() as u64)
+        };
+        timed(config.warmup_seconds, &mut step)?;
+        timed(config.seconds, &mut step)?
+    } else {
+        let mut pool = AsyncAtariBatch::new(
+            &config.env,
+            &config.env_config,
+            config.num_envs,
+            config.batch_size,
+            config.threads,
+            config.seed,
+        )?;
+        let n = pool.spec().action_ids.len() as u32;
+        pool.async_reset();
+        let mut step = || -> Result<u64> {
+            let ids = pool.recv()?.to_vec();
+            let actions: Vec<u32> = ids.iter().map(|_| random(n)).collect();
+            pool.send(&actions, &ids)?;
+            Ok(ids.len() as u64)
+        };
+        timed(config.warmup_seconds, &mut step)?;
+        timed(config.seconds, &mut step)?
+    };
+    Ok(EnvBenchResult { steps, seconds, steps_per_s: steps as f64 / seconds })
+}

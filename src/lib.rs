@@ -5,6 +5,9 @@
 //! the environments, spaces, registry and device layer live in [`myriad_envs`], re-exported here as [`envs`].
 
 pub use myriad_envs as envs;
+/// Atari games through the Arcade Learning Environment (feature `atari`).
+#[cfg(feature = "atari")]
+pub use myriad_atari as atari;
 
 pub mod algo;
 pub mod bench;
