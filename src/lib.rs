@@ -4,10 +4,10 @@
 //! model. This crate holds the learners (PPO), their configs, checkpoints, metrics and the command-line tools;
 //! the environments, spaces, registry and device layer live in [`myriad_envs`], re-exported here as [`envs`].
 
-pub use myriad_envs as envs;
 /// Atari games through the Arcade Learning Environment (feature `atari`).
 #[cfg(feature = "atari")]
 pub use myriad_atari as atari;
+pub use myriad_envs as envs;
 
 pub mod algo;
 pub mod bench;

@@ -200,7 +200,11 @@ fn atari_envs(json: bool) -> Result<String> {
 
 #[cfg(not(feature = "atari"))]
 fn atari_envs(json: bool) -> Result<String> {
-    Ok(if json { String::new() } else { "Atari ids (ALE/<Game>-v5, <Game>NoFrameskip-v4): build with `--features atari`\n".into() })
+    Ok(if json {
+        String::new()
+    } else {
+        "Atari ids (ALE/<Game>-v5, <Game>NoFrameskip-v4): build with `--features atari`\n".into()
+    })
 }
 
 #[cfg(feature = "atari")]
@@ -232,11 +236,8 @@ fn bench_atari(args: BenchEnvArgs) -> Result<ExitCode> {
         .into());
     }
     let result = bench_atari(&config)?;
-    let threads = if config.threads > 0 {
-        config.threads
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    };
+    let threads =
+        if config.threads > 0 { config.threads } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
     let frame_skip = myriad::atari::AtariConfig::from_env_config(&config.env, &config.env_config)?
         .preprocessing
         .map_or(1, |p| p.frame_skip.max(1)) as f64;
@@ -298,8 +299,8 @@ fn atari_missing(what: &str) -> myriad::envs::Error {
 /// Whether the trace's first line is a raw ALE header (it names a `rom`).
 fn ale_trace(path: &std::path::Path) -> Result<bool> {
     use std::io::BufRead;
-    let file = std::fs::File::open(path)
-        .map_err(|e| myriad::envs::Error::Io(format!("reading {}: {e}", path.display())))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| myriad::envs::Error::Io(format!("reading {}: {e}", path.display())))?;
     let mut first = String::new();
     std::io::BufReader::new(file)
         .read_line(&mut first)

@@ -11,6 +11,7 @@ pub const TUNED: &[(&str, &str, &str)] = &[
     ("Acrobot-v1", "acrobot-ppo.toml", include_str!("../tuned/acrobot-ppo.toml")),
     ("Pendulum-v1", "pendulum-ppo.toml", include_str!("../tuned/pendulum-ppo.toml")),
     ("FrozenLake-v1", "frozenlake-ppo.toml", include_str!("../tuned/frozenlake-ppo.toml")),
+    ("ALE/Pong-v5", "pong-ppo.toml", include_str!("../tuned/pong-ppo.toml")),
 ];
 
 /// The embedded tuned config for `env`, if there is one.

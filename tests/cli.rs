@@ -13,7 +13,13 @@ fn stderr(out: &Output) -> String {
 }
 
 fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("envs/fixtures").join(name).display().to_string()
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("envs/fixtures")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -207,5 +213,75 @@ fn train_and_evaluate_reject_bad_input_clearly() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{args:?}");
+    }
+}
+
+#[cfg(feature = "atari")]
+mod atari {
+    use super::{myriad, stderr};
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> PathBuf {
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+            .join("envs/atari/fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn check_env_replays_raw_ale_traces_and_names_the_first_difference() {
+        let pong = fixture("pong.jsonl");
+        let out = myriad(&["check-env", "--trace", pong.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!((report["passed"].as_bool(), report["frames"].as_u64()), (Some(true), Some(2000)));
+
+        // A screen hash changed at frame 10: exit 1, the frame and the field named.
+        let text = std::fs::read_to_string(&pong).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut frame: serde_json::Value = serde_json::from_str(&lines[11]).unwrap();
+        frame["screen_sha256"] = serde_json::Value::from("0".repeat(64));
+        lines[11] = frame.to_string();
+        let bad = std::env::temp_dir().join(format!("myriad-cli-bad-pong-{}.jsonl", std::process::id()));
+        std::fs::write(&bad, lines.join("\n")).unwrap();
+        let out = myriad(&["check-env", "--trace", bad.to_str().unwrap()]);
+        std::fs::remove_file(&bad).ok();
+        assert_eq!(out.status.code(), Some(1));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("frame 10") && text.contains("screen_sha256"), "{text}");
+    }
+
+    #[test]
+    fn bench_env_runs_atari_sync_and_async() {
+        for extra in [&[][..], &["--batch-size", "2"][..]] {
+            let mut args = vec!["bench", "env", "--env", "ALE/Pong-v5", "--env-config", "preset=standard"];
+            args.extend(["--num-envs", "4", "--threads", "2", "--seconds", "0.3", "--warmup-seconds", "0.1", "--json"]);
+            args.extend(extra);
+            let out = myriad(&args);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+            assert!(last["steps"].as_u64().unwrap() > 0 && last["steps_per_s"].as_f64().unwrap() > 0.0);
+        }
+        let out = myriad(&["bench", "env", "--env", "ALE/Pong-v5", "--num-envs", "4", "--batch-size", "5"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("batch_size"), "{}", stderr(&out));
+        let out = myriad(&["bench", "env", "--env", "ALE/Pong-v5", "--backend", "wgpu"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("CPU threads"), "{}", stderr(&out));
+    }
+
+    #[test]
+    fn envs_lists_atari_ids() {
+        let out = myriad(&["envs", "--json"]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let pong: serde_json::Value = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|l| l["id"] == "ALE/Pong-v5")
+            .unwrap();
+        assert_eq!(pong["frameskip"], 4);
+        assert!(text.contains("\"PongNoFrameskip-v4\""));
     }
 }

@@ -7,7 +7,10 @@ use myriad_envs::trace;
 use std::path::PathBuf;
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("fixtures");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("envs/fixtures exists")
         .map(|e| e.unwrap().path())

@@ -8,10 +8,10 @@ use crate::algo::{global_norm_clip, EpisodeWindow, TrainResult};
 use crate::config::{
     DebuggingConfig, EnvRunnersConfig, EnvironmentConfig, EvaluationConfig, ResourcesConfig, Schedule,
 };
-use crate::envs::{EnvBatch, EnvConfig, EpisodeStats, Field};
+use crate::envs::{EnvConfig, EpisodeStats};
 use crate::model::{ActorCritic, ModelConfig};
 use crate::returns::GaeParams;
-use crate::runners::{self, ActionMap, Bridge, Noise};
+use crate::runners::{self, ActionMap, Bridge, Envs, Noise};
 use crate::Error;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -234,7 +234,7 @@ pub struct Progress {
 pub struct Ppo {
     pub(crate) config: PpoConfig,
     sizes: Sizes,
-    pub(crate) env: EnvBatch,
+    pub(crate) env: Envs,
     bridge: Bridge,
     actions: ActionMap,
     pub(crate) model: ActorCritic,
@@ -280,14 +280,14 @@ impl Ppo {
     fn new(config: PpoConfig, sizes: Sizes) -> Result<Self, Error> {
         let env_config = EnvConfig::from_json(&serde_json::Value::Object(config.environment.env_config.clone()))?;
         let bridge = Bridge::new(&config.resources)?;
-        let mut env = crate::envs::make(&config.environment.env, &env_config, sizes.num_envs, bridge.env_device())?;
+        let seed = config.debugging.seed;
+        let env = Envs::make(&config.environment.env, &env_config, sizes.num_envs, bridge.env_device(), seed)?;
         let spec = env.spec().clone();
         let actions = ActionMap::new(&spec.action_space, &config.environment, bridge.device())?;
         let model = config
             .rl_module
             .init(&spec.observation_space, &spec.action_space, bridge.device(), config.debugging.seed)
             .map_err(|e| Error::Config(format!("rl_module: {e} ({})", spec.id)))?;
-        env.reset(config.debugging.seed)?;
         let optimizer = AdamConfig::new().with_epsilon(1e-5).init();
         let progress = Progress { kl_coeff: config.training.kl_coeff, ..Default::default() };
         Ok(Self { config, sizes, env, bridge, actions, model, optimizer, progress })
@@ -336,7 +336,7 @@ impl Ppo {
         let policy = self.model.valid();
         let n = self.sizes.num_envs;
         let eps = self.bridge.noise(&mut noise, dist.noise(), n, horizon)?; // [T·N, width]
-        let mut obs = self.bridge.obs(&mut self.env, Field::Obs)?;
+        let mut obs = self.bridge.obs(&mut self.env)?;
         let mut rollout = Vec::with_capacity(horizon);
         for step in 0..horizon {
             let out = policy.forward(obs.clone());

@@ -1,8 +1,9 @@
 //! The fully connected actor-critic (RLlib's default model for vector observations): a policy trunk and head, a
 //! value trunk and head (or one shared trunk with `vf_share_layers`), and for Box actions either a log-std per
-//! action from the head or a free, state-independent log-std parameter.
+//! action from the head or a free, state-independent log-std parameter. Image observations go through a
+//! convolutional encoder instead of the trunks, shared by both heads.
 
-use super::{ActionDist, Activation, ModelConfig, ObsEncoding};
+use super::{ActionDist, Activation, ConvEncoder, ModelConfig, ObsEncoding};
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::{relu, silu};
@@ -18,6 +19,8 @@ pub struct ModelOutput {
 
 #[derive(Module, Debug)]
 pub struct ActorCritic {
+    /// Image observations: the convolutional encoder (the trunks are then empty and shared).
+    encoder: Option<ConvEncoder>,
     pi_hidden: Vec<Linear>,
     /// Empty when the value function shares the policy trunk.
     vf_hidden: Vec<Linear>,
@@ -36,18 +39,32 @@ pub struct ActorCritic {
 }
 
 impl ActorCritic {
-    pub(super) fn new(config: &ModelConfig, encoding: ObsEncoding, dist: ActionDist, device: &Device) -> Self {
+    pub(super) fn new(
+        config: &ModelConfig,
+        encoding: ObsEncoding,
+        dist: ActionDist,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let encoder = match encoding {
+            ObsEncoding::Image { channels, height, width } => {
+                Some(ConvEncoder::new(config, [channels, height, width], device)?)
+            }
+            _ => None,
+        };
+        let image = encoder.is_some();
+        let input_width = encoder.as_ref().map_or(encoding.width(), ConvEncoder::width);
         let trunk = |device: &Device| {
-            let mut width = encoding.width();
+            let mut width = input_width;
             let mut layers = Vec::new();
-            for &h in &config.fcnet_hiddens {
+            for &h in config.fcnet_hiddens.iter().filter(|_| !image) {
                 layers.push(LinearConfig::new(width, h).init(device));
                 width = h;
             }
             (layers, width)
         };
         let (pi_hidden, pi_width) = trunk(device);
-        let (vf_hidden, vf_width) = if config.vf_share_layers { (Vec::new(), pi_width) } else { trunk(device) };
+        let shared = config.vf_share_layers || image;
+        let (vf_hidden, vf_width) = if shared { (Vec::new(), pi_width) } else { trunk(device) };
         let free_log_std = config.free_log_std && matches!(dist, ActionDist::DiagGaussian(_));
         let head_width = if free_log_std { dist.action_width() } else { dist.input_width() };
         // Small policy-head weights start the policy near uniform (RLlib's normc(0.01)); the value head at unit scale.
@@ -58,7 +75,8 @@ impl ActorCritic {
             .with_initializer(Initializer::Normal { mean: 0.0, std: 1.0 / (vf_width as f64).sqrt() })
             .init(device);
         let log_std = free_log_std.then(|| Param::from_tensor(Tensor::zeros([dist.action_width()], device)));
-        Self {
+        Ok(Self {
+            encoder,
             pi_hidden,
             vf_hidden,
             pi_head,
@@ -67,8 +85,8 @@ impl ActorCritic {
             activation: config.fcnet_activation,
             encoding,
             dist,
-            shared: config.vf_share_layers,
-        }
+            shared,
+        })
     }
 
     /// The distribution the policy head parameterises.
@@ -100,9 +118,10 @@ impl ActorCritic {
     }
 
     fn encode(&self, obs: Tensor<2>) -> Tensor<2> {
-        match self.encoding {
-            ObsEncoding::Raw { .. } => obs,
-            ObsEncoding::OneHot { n } => obs.squeeze_dim::<1>(1).one_hot_fill(n, 1.0, 0.0, -1),
+        match (&self.encoder, self.encoding) {
+            (Some(encoder), _) => encoder.forward(obs),
+            (None, ObsEncoding::OneHot { n }) => obs.squeeze_dim::<1>(1).one_hot_fill(n, 1.0, 0.0, -1),
+            (None, _) => obs,
         }
     }
 

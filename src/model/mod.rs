@@ -1,9 +1,12 @@
-//! The model catalog: fully connected actor-critic networks (RLlib's `fcnet_*` options) built with burn, and the
-//! action distributions their outputs parameterise.
+//! The model catalog: fully connected actor-critic networks (RLlib's `fcnet_*` options) for vector observations,
+//! convolutional encoders (Nature CNN, IMPALA CNN; `conv_filters`, `conv_type`, `post_fcnet_hiddens`) for image
+//! observations, built with burn, and the action distributions their outputs parameterise.
 
+mod cnn;
 mod distribution;
 mod mlp;
 
+pub use cnn::{ConvEncoder, ConvType};
 pub use distribution::{ActionDist, Categorical, DiagGaussian};
 pub use mlp::{ActorCritic, ModelOutput};
 
@@ -34,6 +37,14 @@ pub struct ModelConfig {
     pub vf_share_layers: bool,
     /// Box actions: a state-independent learned log-std instead of one output per action dimension.
     pub free_log_std: bool,
+    /// Image observations: `[[filters, kernel, stride], ...]` per convolution (empty: the `conv_type`'s default,
+    /// Nature `[[32, 8, 4], [64, 4, 2], [64, 3, 1]]`, IMPALA filters 16, 32, 32).
+    pub conv_filters: Vec<[usize; 3]>,
+    /// Image observations: `nature` (plain convolutions) or `impala` (residual stacks).
+    pub conv_type: ConvType,
+    /// Image observations: fully connected ReLU layers after the convolutions, shared by the policy and value
+    /// heads.
+    pub post_fcnet_hiddens: Vec<usize>,
 }
 
 impl Default for ModelConfig {
@@ -43,24 +54,33 @@ impl Default for ModelConfig {
             fcnet_activation: Activation::Tanh,
             vf_share_layers: false,
             free_log_std: false,
+            conv_filters: Vec::new(),
+            conv_type: ConvType::Nature,
+            post_fcnet_hiddens: vec![512],
         }
     }
 }
 
-/// How observations enter the network: Box values as they are, Discrete indices one-hot.
+/// How observations enter the network: Box values as they are, Discrete indices one-hot, `[C, H, W]` Boxes
+/// through a convolutional encoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ObsEncoding {
     Raw { dim: usize },
     OneHot { n: usize },
+    Image { channels: usize, height: usize, width: usize },
 }
 
 impl ObsEncoding {
     pub fn for_space(space: &Space) -> Result<Self, String> {
         match space {
             Space::Box { shape, .. } if shape.len() == 1 => Ok(ObsEncoding::Raw { dim: shape[0] }),
-            Space::Box { shape, .. } => {
-                Err(format!("the fully connected model takes 1-D Box observations, this space has shape {shape:?}"))
+            Space::Box { shape, .. } if shape.len() == 3 => {
+                Ok(ObsEncoding::Image { channels: shape[0], height: shape[1], width: shape[2] })
             }
+            Space::Box { shape, .. } => Err(format!(
+                "the models take 1-D Box observations or [C, H, W] images, this space has shape {shape:?} (Atari: \
+                 grayscale_obs=True gives [stack, H, W])"
+            )),
             Space::Discrete { n } => Ok(ObsEncoding::OneHot { n: *n as usize }),
         }
     }
@@ -70,6 +90,7 @@ impl ObsEncoding {
         match self {
             ObsEncoding::Raw { dim } => dim,
             ObsEncoding::OneHot { n } => n,
+            ObsEncoding::Image { channels, height, width } => channels * height * width,
         }
     }
 }
@@ -94,6 +115,6 @@ impl ModelConfig {
         static INIT: Mutex<()> = Mutex::new(());
         let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         device.seed(seed);
-        Ok(ActorCritic::new(self, encoding, dist, device))
+        ActorCritic::new(self, encoding, dist, device)
     }
 }

@@ -6,6 +6,7 @@
 //! copies, and the host sees a handful of kernel parameters and the iteration's summary scalars. Every byte that
 //! does cross is counted and reported in each result.
 
+use super::Envs;
 use super::{Noise, NoiseKind};
 use crate::config::{EnvironmentConfig, ResourcesConfig};
 use crate::envs::{Backend, Device as EnvDevice, EnvBatch, Field, Space};
@@ -94,15 +95,48 @@ impl Bridge {
         (env_in + in_, env_out + out)
     }
 
-    fn count(&self, to_learner: usize, from_learner: usize) {
+    /// The learner's device without autodiff.
+    pub(super) fn inner(&self) -> &Device {
+        &self.inner
+    }
+
+    pub(super) fn count(&self, to_learner: usize, from_learner: usize) {
         if self.env_device.backend() != Backend::Cpu {
             let (a, b) = self.learner_bytes.get();
             self.learner_bytes.set((a + to_learner as u64, b + from_learner as u64));
         }
     }
 
+    /// The current observations `[N, obs_dim]` as a learner tensor.
+    pub fn obs(&self, envs: &mut Envs) -> Result<Tensor<2>, Error> {
+        match envs {
+            Envs::Batch(batch) => self.field(batch, Field::Obs),
+            #[cfg(feature = "atari")]
+            Envs::Atari(atari) => Ok(self.atari_obs(atari)),
+        }
+    }
+
+    /// Steps the envs with env-space actions `[N, action_dim]` and returns the step's fields.
+    pub fn step(&self, envs: &mut Envs, actions: Tensor<2>) -> Result<Step, Error> {
+        match envs {
+            Envs::Batch(batch) => self.step_batch(batch, actions),
+            #[cfg(feature = "atari")]
+            Envs::Atari(atari) => self.atari_step(atari, actions),
+        }
+    }
+
+    /// `[episodes finished, sum of their returns, sum of their lengths]` since the last call, as a learner
+    /// tensor (reduced on the device on wgpu; Atari: whole games, unclipped scores); the sums are cleared.
+    pub fn episode_sums(&self, envs: &mut Envs) -> Result<Tensor<1>, Error> {
+        match envs {
+            Envs::Batch(batch) => self.episode_sums_batch(batch),
+            #[cfg(feature = "atari")]
+            Envs::Atari(atari) => Ok(self.atari_episode_sums(atari)),
+        }
+    }
+
     /// An f32 `[N, obs_dim]` field of the batch (`Obs` or `FinalObs`) as a learner tensor.
-    pub fn obs(&self, env: &mut EnvBatch, field: Field) -> Result<Tensor<2>, Error> {
+    fn field(&self, env: &mut EnvBatch, field: Field) -> Result<Tensor<2>, Error> {
         #[cfg(feature = "wgpu")]
         if let Some(link) = &self.link {
             return link.field(env, field, env.spec().obs_dim());
@@ -112,8 +146,7 @@ impl Bridge {
         Ok(Tensor::from_data(TensorData::new(values, shape), &self.inner))
     }
 
-    /// Steps `env` with env-space actions `[N, action_dim]` and returns the step's fields.
-    pub fn step(&self, env: &mut EnvBatch, actions: Tensor<2>) -> Result<Step, Error> {
+    fn step_batch(&self, env: &mut EnvBatch, actions: Tensor<2>) -> Result<Step, Error> {
         let discrete = matches!(env.spec().action_space, Space::Discrete { .. });
         #[cfg(feature = "wgpu")]
         if let Some(link) = &self.link {
@@ -127,7 +160,7 @@ impl Bridge {
         };
         let buffer = env.upload_actions(&words)?;
         env.step(&buffer)?;
-        let (obs, final_obs) = (self.obs(env, Field::Obs)?, self.obs(env, Field::FinalObs)?);
+        let (obs, final_obs) = (self.field(env, Field::Obs)?, self.field(env, Field::FinalObs)?);
         let flag =
             |f| -> Result<Tensor<1>, Error> { Ok(self.from_vec(env.read(f)?.into_iter().map(|w| w as f32).collect())) };
         Ok(Step {
@@ -202,9 +235,7 @@ impl Bridge {
         Ok((self.from_vec(advantages), self.from_vec(returns)))
     }
 
-    /// `[episodes finished, sum of their returns, sum of their lengths]` since the last call, as a learner
-    /// tensor (reduced on the device on wgpu); the batch's sums are cleared.
-    pub fn episode_sums(&self, env: &mut EnvBatch) -> Result<Tensor<1>, Error> {
+    fn episode_sums_batch(&self, env: &mut EnvBatch) -> Result<Tensor<1>, Error> {
         #[cfg(feature = "wgpu")]
         if let Some(link) = &self.link {
             return link.episode_sums(env);

@@ -46,8 +46,8 @@ pub struct StepOutputs {
     pub reward: Vec<f32>,
     pub terminated: Vec<bool>,
     pub truncated: Vec<bool>,
-    /// Score and length of every game that ended in this step, in env order.
-    pub finished_games: Vec<(f32, u32)>,
+    /// `(env, score, length)` of every game that ended in this step, in env order (`recv` order when async).
+    pub finished_games: Vec<(usize, f32, u32)>,
 }
 
 impl StepOutputs {
@@ -64,7 +64,11 @@ impl StepOutputs {
 
 fn open_envs(id: &str, config: &EnvConfig, n: usize, seed: u64) -> Result<(AtariSpec, Vec<AtariEnv>)> {
     if n == 0 {
-        return Err(Error::BadConfigValue { env: id.into(), key: "num_envs".into(), reason: "must be at least 1".into() });
+        return Err(Error::BadConfigValue {
+            env: id.into(),
+            key: "num_envs".into(),
+            reason: "must be at least 1".into(),
+        });
     }
     let config = Arc::new(AtariConfig::from_env_config(id, config)?);
     let rom: Rom = config.ale.game.rom()?;
@@ -171,7 +175,7 @@ impl AtariBatch {
         for (i, t) in transitions.iter().enumerate() {
             self.outputs.set(i, t);
             if t.game_over {
-                self.outputs.finished_games.push((t.game_return, t.game_length));
+                self.outputs.finished_games.push((i, t.game_return, t.game_length));
             }
         }
         Ok(&self.outputs)
@@ -258,7 +262,12 @@ impl AsyncAtariBatch {
         let slots: Arc<Vec<Mutex<Slot>>> = Arc::new(
             envs.into_iter()
                 .map(|env| {
-                    Mutex::new(Slot { env, obs: vec![0; bytes], final_obs: vec![0; bytes], transition: Transition::default() })
+                    Mutex::new(Slot {
+                        env,
+                        obs: vec![0; bytes],
+                        final_obs: vec![0; bytes],
+                        transition: Transition::default(),
+                    })
                 })
                 .collect(),
         );
@@ -345,7 +354,8 @@ impl AsyncAtariBatch {
             self.final_obs[k * bytes..(k + 1) * bytes].copy_from_slice(&slot.final_obs);
             self.outputs.set(k, &slot.transition);
             if slot.transition.game_over {
-                self.outputs.finished_games.push((slot.transition.game_return, slot.transition.game_length));
+                let t = &slot.transition;
+                self.outputs.finished_games.push((i, t.game_return, t.game_length));
             }
             self.env_ids.push(i);
         }

@@ -217,7 +217,10 @@ impl AtariConfig {
         let bad = |key: &str, reason: String| Error::BadConfigValue { env: id.into(), key: key.into(), reason };
         if !preprocessing {
             if let Some(key) = preprocessing_keys.into_iter().find(|k| config.get(k).is_some_and(|v| !v.is_null())) {
-                return Err(bad(key, "a preprocessing key; choose a preset (preset=standard, atari100k or machado) to preprocess".into()));
+                return Err(bad(
+                    key,
+                    "a preprocessing key; choose a preset (preset=standard, atari100k or machado) to preprocess".into(),
+                ));
             }
         } else {
             if frameskip_given && frameskip > 1 && p.frame_skip > 1 {
@@ -230,7 +233,13 @@ impl AtariConfig {
                 return Err(bad("obs_type", "preprocessing works on screens, not on RAM".into()));
             }
             if p.frame_skip == 0 || p.frame_stack == 0 || p.screen_size == 0 {
-                let key = if p.frame_skip == 0 { "frame_skip" } else if p.frame_stack == 0 { "frame_stack" } else { "screen_size" };
+                let key = if p.frame_skip == 0 {
+                    "frame_skip"
+                } else if p.frame_stack == 0 {
+                    "frame_stack"
+                } else {
+                    "screen_size"
+                };
                 return Err(bad(key, "must be at least 1".into()));
             }
             if p.screen_size > 210 {

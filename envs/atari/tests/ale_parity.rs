@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("fixtures")
+        .join(name)
 }
 
 #[test]
@@ -68,7 +72,10 @@ fn preprocessing_matches_gymnasium_within_one_level() {
         let (mut worst, mut steps) = (max_abs_diff(&obs, &decode(&first["reset_obs"])), 0);
         for (k, line) in lines.enumerate() {
             let t = env.step(line["action"].as_u64().unwrap() as u32, &mut obs);
-            assert_eq!(env.action_ids()[line["action"].as_u64().unwrap() as usize] as u64, line["ale_action"].as_u64().unwrap());
+            assert_eq!(
+                env.action_ids()[line["action"].as_u64().unwrap() as usize] as u64,
+                line["ale_action"].as_u64().unwrap()
+            );
             assert_eq!(t.reward as f64, line["reward"].as_f64().unwrap(), "{rom} step {k}");
             assert_eq!(t.terminated, line["terminated"].as_bool().unwrap(), "{rom} step {k}");
             assert_eq!(t.truncated, line["truncated"].as_bool().unwrap(), "{rom} step {k}");

@@ -134,7 +134,8 @@ fn life_loss_ends_training_episodes_but_not_the_game() {
         let out = batch.step(&[(step % 4) as u32]).unwrap().clone();
         step += 1;
         assert!(step < 50_000, "the game never ended");
-        if let Some(&(score, length)) = out.finished_games.first() {
+        if let Some(&(env, score, length)) = out.finished_games.first() {
+            assert_eq!(env, 0);
             assert!(out.terminated[0] && length as usize <= step && score >= 0.0);
             assert_eq!(lives(&batch), 5, "a new game starts after the last life");
             break;
@@ -151,7 +152,8 @@ fn the_step_cap_truncates_and_keeps_the_final_observation() {
         assert_eq!(out.truncated, vec![s == 25; 2], "step {s}");
         assert!(!out.terminated.iter().any(|&t| t));
         if s == 25 {
-            assert_eq!(out.finished_games, vec![(out.finished_games[0].0, 25), (out.finished_games[1].0, 25)]);
+            let games = &out.finished_games;
+            assert_eq!(games, &vec![(0, games[0].1, 25), (1, games[1].1, 25)]);
             // The kept final frame stack differs from the new episode's first (a repeated reset frame).
             let (fin, obs) = (&batch.final_observations()[..bytes], &batch.observations()[..bytes]);
             assert_ne!(fin, obs);
@@ -165,7 +167,14 @@ fn the_step_cap_truncates_and_keeps_the_final_observation() {
 fn rewards_are_clipped_for_the_learner_only() {
     // Seaquest scores 20 per kill; with clipping the learner sees 1 per scoring step.
     let mut clipped = AtariBatch::new("ALE/Seaquest-v5", &config("preset=atari100k,noop_max=0"), 1, 1, 1).unwrap();
-    let mut raw = AtariBatch::new("ALE/Seaquest-v5", &config("preset=standard,noop_max=0,terminal_on_life_loss=True,repeat_action_probability=0.0"), 1, 1, 1).unwrap();
+    let mut raw = AtariBatch::new(
+        "ALE/Seaquest-v5",
+        &config("preset=standard,noop_max=0,terminal_on_life_loss=True,repeat_action_probability=0.0"),
+        1,
+        1,
+        1,
+    )
+    .unwrap();
     let (mut sum_clipped, mut sum_raw) = (0.0, 0.0);
     let n = clipped.spec().action_ids.len() as u32;
     for s in 0..3_000 {
@@ -186,7 +195,9 @@ fn bad_input_is_an_error() {
     assert!(err(AtariBatch::new("ALE/Pong-v5", &EnvConfig::new(), 0, 1, 0)).contains("num_envs"));
     assert!(err(AtariBatch::new("ALE/Pongg-v5", &EnvConfig::new(), 1, 1, 0)).contains("ALE/Pong-v5"));
     assert!(err(AtariBatch::new("ALE/Pong-v5", &config("mode=99"), 1, 1, 0)).contains("available"));
-    assert!(err(AtariBatch::new("ALE/Freeway-v5", &config("preset=standard,fire_reset=True"), 1, 1, 0)).contains("FIRE"));
+    assert!(
+        err(AtariBatch::new("ALE/Freeway-v5", &config("preset=standard,fire_reset=True"), 1, 1, 0)).contains("FIRE")
+    );
     assert!(AtariBatch::new("ALE/Breakout-v5", &config("preset=standard,fire_reset=True"), 1, 1, 0).is_ok());
     let mut batch = AtariBatch::new("ALE/Pong-v5", &EnvConfig::new(), 2, 1, 0).unwrap();
     assert!(matches!(batch.step(&[0, 6]), Err(Error::InvalidAction(_))));

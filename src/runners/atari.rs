@@ -1,0 +1,178 @@
+//! Atari envs for a learner: emulators on CPU threads ([`AtariBatch`]) whose u8 frames cross to the learner's
+//! device in one upload per step.
+//!
+//! Each step the sampled actions come to the host (`4·N` bytes: the emulators run there), the batch steps, and
+//! one `i32` buffer goes up holding, in order, the observations `[N, W]` (4 pixels per word, little-endian; `W =
+//! ⌈obs bytes / 4⌉`), the final observations `[N, W]` (only when some env was truncated: nothing else
+//! bootstraps from them), then reward, terminated and truncated `[N]` each. On the device the words are split
+//! into bytes with shifts and masks and scaled to [0, 1]: the learner sees f32 `[N, obs bytes]`.
+
+use super::bridge::{Bridge, Step};
+use crate::envs::{EnvConfig, EnvSpec, Space};
+use crate::Error;
+use burn::tensor::{Int, Tensor, TensorData};
+use myriad_atari::AtariBatch;
+
+/// Atari envs with the statistics of the games they finished.
+pub struct AtariEnvs {
+    id: String,
+    config: EnvConfig,
+    batch: AtariBatch,
+    spec: EnvSpec,
+    /// `(env, score, length)` of the games finished in the last step.
+    finished: Vec<(usize, f32, u32)>,
+    /// Games finished since the last `take_sums`: count, summed score, summed length.
+    sums: (u64, f64, f64),
+}
+
+impl AtariEnvs {
+    pub fn new(id: &str, config: &EnvConfig, n: usize, seed: u64) -> Result<AtariEnvs, Error> {
+        let batch = AtariBatch::new(id, config, n, 0, seed)?;
+        let s = batch.spec();
+        let dim = s.observation_bytes();
+        let max_episode_steps = match &s.config.preprocessing {
+            Some(p) => p.max_episode_steps,
+            None => s.config.ale.max_episode_steps,
+        };
+        let spec = EnvSpec {
+            id: id.to_string(),
+            // The learner's view: u8 pixels scaled to [0, 1] on the device.
+            observation_space: Space::Box {
+                low: vec![0.0; dim],
+                high: vec![1.0; dim],
+                shape: s.observation_shape.clone(),
+            },
+            action_space: s.action_space.clone(),
+            max_episode_steps,
+            reward_threshold: None,
+            state_dim: 0,
+        };
+        Ok(AtariEnvs { id: id.into(), config: config.clone(), batch, spec, finished: Vec::new(), sums: (0, 0.0, 0.0) })
+    }
+
+    pub fn spec(&self) -> &EnvSpec {
+        &self.spec
+    }
+
+    pub fn num_envs(&self) -> usize {
+        self.batch.num_envs()
+    }
+
+    /// Starts new games in every env, seeded with `seed`.
+    pub fn restart(&mut self, seed: u64) -> Result<(), Error> {
+        self.batch = AtariBatch::new(&self.id, &self.config, self.batch.num_envs(), 0, seed)?;
+        self.finished.clear();
+        Ok(())
+    }
+
+    /// `(env, unclipped score, length)` of the games that ended in the last step.
+    pub fn finished_games(&self) -> &[(usize, f32, u32)] {
+        &self.finished
+    }
+
+    /// Games finished since the last call: `[count, summed score, summed length]`.
+    pub fn take_sums(&mut self) -> [f32; 3] {
+        let (n, score, length) = std::mem::take(&mut self.sums);
+        [n as f32, score as f32, length as f32]
+    }
+}
+
+/// `bytes` as little-endian words, each row of `row` bytes padded to whole words.
+fn pack(bytes: &[u8], row: usize, out: &mut Vec<i32>) {
+    for r in bytes.chunks_exact(row) {
+        let mut chunks = r.chunks_exact(4);
+        out.extend(chunks.by_ref().map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 4];
+            last[..rest.len()].copy_from_slice(rest);
+            out.push(i32::from_le_bytes(last));
+        }
+    }
+}
+
+/// `[N, W]` words → f32 `[N, dim]` bytes / 255.
+fn unpack(words: Tensor<2, Int>, dim: usize) -> Tensor<2> {
+    let [n, w] = words.dims();
+    let bytes: Vec<Tensor<2, Int>> =
+        (0..4).map(|k| words.clone().bitwise_right_shift_scalar(8 * k).bitwise_and_scalar(255)).collect();
+    Tensor::stack::<3>(bytes, 2).reshape([n, 4 * w]).narrow(1, 0, dim).float().div_scalar(255.0)
+}
+
+impl Bridge {
+    fn upload_words(&self, words: Vec<i32>) -> Tensor<1, Int> {
+        self.count(words.len() * 4, 0);
+        let len = words.len();
+        Tensor::from_data(TensorData::new(words, [len]), self.inner())
+    }
+
+    /// The current observations as learner tensors `[N, obs bytes]` in [0, 1].
+    pub(super) fn atari_obs(&self, envs: &AtariEnvs) -> Tensor<2> {
+        let (n, dim) = (envs.num_envs(), envs.batch.spec().observation_bytes());
+        let mut words = Vec::with_capacity(n * dim.div_ceil(4));
+        pack(envs.batch.observations(), dim, &mut words);
+        unpack(self.upload_words(words).reshape([n, dim.div_ceil(4)]), dim)
+    }
+
+    /// Steps the emulators with the policy's actions `[N, 1]` and uploads the step in one buffer.
+    pub(super) fn atari_step(&self, envs: &mut AtariEnvs, actions: Tensor<2>) -> Result<Step, Error> {
+        let actions: Vec<u32> = self.to_vec(actions.reshape([-1]))?.into_iter().map(|a| a as u32).collect();
+        let out = envs.batch.step(&actions)?;
+        envs.finished.clear();
+        envs.finished.extend_from_slice(&out.finished_games);
+        for &(_, score, length) in &out.finished_games {
+            envs.sums.0 += 1;
+            envs.sums.1 += score as f64;
+            envs.sums.2 += length as f64;
+        }
+        let (n, dim) = (envs.num_envs(), envs.batch.spec().observation_bytes());
+        let w = dim.div_ceil(4);
+        let out = envs.batch.outputs();
+        let any_truncated = out.truncated.iter().any(|&t| t);
+        let mut words = Vec::with_capacity(n * w * (1 + any_truncated as usize) + 3 * n);
+        pack(envs.batch.observations(), dim, &mut words);
+        if any_truncated {
+            pack(envs.batch.final_observations(), dim, &mut words);
+        }
+        words.extend(out.reward.iter().map(|&r| r as i32));
+        words.extend(out.terminated.iter().map(|&t| t as i32));
+        words.extend(out.truncated.iter().map(|&t| t as i32));
+        let frames = (1 + any_truncated as usize) * n * w;
+        let buffer = self.upload_words(words);
+        let obs = unpack(buffer.clone().narrow(0, 0, n * w).reshape([n, w]), dim);
+        let final_obs = if any_truncated {
+            unpack(buffer.clone().narrow(0, n * w, n * w).reshape([n, w]), dim)
+        } else {
+            obs.clone()
+        };
+        let field = |k: usize| buffer.clone().narrow(0, frames + k * n, n).float();
+        Ok(Step { obs, final_obs, reward: field(0), terminated: field(1), truncated: field(2) })
+    }
+
+    /// Games finished since the last call, `[count, summed score, summed length]`, as a learner tensor.
+    pub(super) fn atari_episode_sums(&self, envs: &mut AtariEnvs) -> Tensor<1> {
+        self.from_vec(envs.take_sums().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
+    fn packed_frames_unpack_to_the_same_bytes() {
+        let device = burn::tensor::Device::ndarray();
+        for dim in [8usize, 7, 1, 13] {
+            let bytes: Vec<u8> = (0..3 * dim).map(|i| (i * 97 % 256) as u8).collect();
+            let mut words = Vec::new();
+            pack(&bytes, dim, &mut words);
+            let w = dim.div_ceil(4);
+            assert_eq!(words.len(), 3 * w);
+            let t = Tensor::<1, Int>::from_data(TensorData::new(words, [3 * w]), &device).reshape([3, w]);
+            let got: Vec<f32> = unpack(t, dim).into_data().convert::<f32>().into_vec().unwrap();
+            let want: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
+            assert_eq!(got, want, "dim {dim}");
+        }
+    }
+}

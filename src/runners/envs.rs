@@ -1,0 +1,71 @@
+//! The envs a learner drives: a device batch (classic control, toy text; on the learner's device) or, with the
+//! `atari` feature, Atari emulators on CPU threads whose frames are uploaded once per step.
+
+use crate::envs::{make, BatchSnapshot, Device as EnvDevice, EnvBatch, EnvConfig, EnvSpec};
+use crate::Error;
+
+/// A batch of envs of one id.
+pub enum Envs {
+    Batch(EnvBatch),
+    #[cfg(feature = "atari")]
+    Atari(super::atari::AtariEnvs),
+}
+
+/// Whether `id` names an Atari env (`ALE/<Game>-v5`, `<Game>NoFrameskip-v4`).
+pub fn is_atari_id(id: &str) -> bool {
+    id.starts_with("ALE/") || id.ends_with("NoFrameskip-v4")
+}
+
+impl Envs {
+    /// Makes `n` envs of `id` for a learner whose envs run on `device`, reset with `seed`.
+    pub fn make(id: &str, config: &EnvConfig, n: usize, device: &EnvDevice, seed: u64) -> Result<Envs, Error> {
+        if is_atari_id(id) {
+            #[cfg(feature = "atari")]
+            return Ok(Envs::Atari(super::atari::AtariEnvs::new(id, config, n, seed)?));
+            #[cfg(not(feature = "atari"))]
+            return Err(Error::Config(format!(
+                "{id} is an Atari env: rebuild Myriad with `--features atari` (needs cmake and a C++ compiler)"
+            )));
+        }
+        let mut batch = make(id, config, n, device)?;
+        batch.reset(seed)?;
+        Ok(Envs::Batch(batch))
+    }
+
+    pub fn spec(&self) -> &EnvSpec {
+        match self {
+            Envs::Batch(b) => b.spec(),
+            #[cfg(feature = "atari")]
+            Envs::Atari(a) => a.spec(),
+        }
+    }
+
+    pub fn num_envs(&self) -> usize {
+        match self {
+            Envs::Batch(b) => b.num_envs(),
+            #[cfg(feature = "atari")]
+            Envs::Atari(a) => a.num_envs(),
+        }
+    }
+
+    /// The batch's state for a checkpoint. Atari emulator states are not saved (their fields list is empty):
+    /// a resumed run starts new games.
+    pub fn snapshot(&self) -> Result<BatchSnapshot, Error> {
+        match self {
+            Envs::Batch(b) => Ok(b.snapshot()?),
+            #[cfg(feature = "atari")]
+            Envs::Atari(a) => {
+                Ok(BatchSnapshot { env: a.spec().id.clone(), num_envs: a.num_envs(), fields: Vec::new() })
+            }
+        }
+    }
+
+    /// Puts a snapshot back (Atari: new games, seeded from `seed` and the snapshot's size).
+    pub fn restore(&mut self, seed: u64, snapshot: &BatchSnapshot) -> Result<(), Error> {
+        match self {
+            Envs::Batch(b) => Ok(b.restore(seed, snapshot)?),
+            #[cfg(feature = "atari")]
+            Envs::Atari(a) => a.restart(seed.wrapping_add(0x5eed_0000_0000)),
+        }
+    }
+}

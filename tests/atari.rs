@@ -1,0 +1,118 @@
+//! PPO on batched Atari envs (feature `atari`; ROMs required: `python3 scripts/install_roms.py`): the tuned Pong
+//! config runs with the Nature and IMPALA CNNs, evaluation scores whole games, a step's frames cross to a GPU
+//! learner in one upload, and Atari ids without the feature or with bad model settings are clear errors.
+#![cfg(feature = "atari")]
+
+use burn::tensor::{Tensor, TensorData};
+use myriad::algo::PpoConfig;
+use myriad::config::{apply_overrides, ResourcesConfig};
+use myriad::envs::{Backend, EnvConfig};
+use myriad::runners::{Bridge, Envs};
+use myriad::tuned;
+
+/// The tuned Pong config shrunk to a few seconds: 2 envs × 16 steps, one epoch of two minibatches.
+fn small_pong(extra: &[&str]) -> PpoConfig {
+    let (config, _) = tuned::parse(tuned::for_env("ALE/Pong-v5").unwrap().1, "pong").unwrap();
+    let mut overrides: Vec<String> = [
+        "env_runners.num_envs_per_env_runner=2",
+        "env_runners.rollout_fragment_length=16",
+        "training.minibatch_size=16",
+        "training.num_epochs=1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    overrides.extend(extra.iter().map(|s| s.to_string()));
+    apply_overrides(&config, &overrides).unwrap()
+}
+
+#[test]
+fn tuned_pong_config_trains_with_the_nature_and_impala_cnns() {
+    for extra in [&[][..], &["rl_module.conv_type=\"impala\"", "rl_module.post_fcnet_hiddens=[256]"][..]] {
+        let mut ppo = small_pong(extra).build().unwrap();
+        assert_eq!(ppo.env_spec().observation_space.flat_dim(), 4 * 84 * 84);
+        let before = ppo.model().clone();
+        for i in 1..=2u64 {
+            let r = ppo.train().unwrap();
+            assert_eq!(r.num_env_steps_sampled_lifetime, 32 * i);
+            assert!(r.learner.total_loss.is_finite(), "{extra:?}: {r:?}");
+            // Six actions, a near-uniform initial policy.
+            assert!(r.learner.entropy > 1.7 && r.learner.entropy <= 6f64.ln() + 1e-4, "{extra:?}: {r:?}");
+            assert!(r.learner.gradients_global_norm > 0.0);
+        }
+        // The update moved the weights: the value of a fixed frame stack changed.
+        #[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
+        let device = burn::tensor::Device::ndarray();
+        let frames = Tensor::<2>::from_data(TensorData::new(vec![0.5f32; 4 * 84 * 84], [1, 4 * 84 * 84]), &device);
+        let value = |m: &myriad::model::ActorCritic| -> f32 {
+            use burn::module::Module;
+            m.valid().value(frames.clone()).into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0]
+        };
+        assert_ne!(value(&before), value(ppo.model()), "{extra:?}: weights unchanged");
+    }
+}
+
+#[test]
+fn evaluation_scores_whole_pong_games() {
+    // A small CNN keeps the forward passes of a few thousand steps cheap.
+    let ppo = small_pong(&["rl_module.conv_filters=[[8, 8, 4], [8, 4, 4]]", "rl_module.post_fcnet_hiddens=[16]"])
+        .build()
+        .unwrap();
+    let summary = ppo.evaluate_with_seed(2, true, 7).unwrap();
+    assert_eq!(summary.episodes, 2);
+    // A game ends when one side reaches 21: scores lie in [-21, 21] and a game lasts hundreds of agent steps.
+    assert!((-21.0..=21.0).contains(&summary.return_mean) && summary.return_mean <= -5.0, "{summary:?}");
+    assert!(summary.length_mean > 200.0, "{summary:?}");
+}
+
+#[test]
+fn bad_model_settings_for_images_are_clear_errors() {
+    let err = small_pong(&["rl_module.conv_filters=[[32, 100, 4]]"]).build().err().unwrap().to_string();
+    assert!(err.contains("conv_filters[0]") && err.contains("84×84"), "{err}");
+    let err = small_pong(&["environment.env_config={preset=\"standard\", grayscale_obs=false}"])
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("grayscale_obs"), "{err}");
+}
+
+/// On a GPU learner (wgpu) a step's frames, rewards and flags go up in one buffer of `4·(N·W + 3·N)` bytes
+/// (`W` words per frame stack) and only the `4·N` bytes of actions come down.
+#[test]
+fn a_step_uploads_the_batch_once() {
+    if myriad::envs::Device::wgpu().is_err() {
+        assert!(std::env::var("MYRIAD_REQUIRE_WGPU").as_deref() != Ok("1"), "no wgpu adapter");
+        eprintln!("skipped: no wgpu adapter");
+        return;
+    }
+    let bridge = Bridge::new(&ResourcesConfig { backend: Backend::Wgpu, device: 0 }).unwrap();
+    let config: EnvConfig = "preset=atari100k".parse().unwrap();
+    let n = 3;
+    let mut envs = Envs::make("ALE/Breakout-v5", &config, n, bridge.env_device(), 0).unwrap();
+    let w = 4 * 84 * 84 / 4;
+    let obs = bridge.obs(&mut envs).unwrap();
+    assert_eq!(obs.dims(), [n, 4 * 84 * 84]);
+    let before = bridge.transfers();
+    let device = bridge.device().clone();
+    for _ in 0..5 {
+        let actions = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0], [n, 1]), &device);
+        let step = bridge.step(&mut envs, actions).unwrap();
+        assert_eq!(step.obs.dims(), [n, 4 * 84 * 84]);
+        let pixels: Vec<f32> = step.obs.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        assert!(pixels.iter().all(|p| (0.0..=1.0).contains(p)) && pixels.iter().any(|&p| p > 0.0));
+    }
+    let after = bridge.transfers();
+    // Five steps without truncation (the pixels checked above are read outside the bridge's counter).
+    assert_eq!(after.0 - before.0, (5 * 4 * (n * w + 3 * n)) as u64);
+    assert_eq!(after.1 - before.1, (5 * 4 * n) as u64);
+}
+
+#[test]
+fn envs_of_an_unknown_game_are_refused_with_suggestions() {
+    let err = myriad::runners::Envs::make("ALE/Pnog-v5", &EnvConfig::new(), 1, &myriad::envs::Device::cpu(), 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("ALE/Pong-v5"), "{err}");
+}
