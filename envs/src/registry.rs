@@ -110,8 +110,8 @@ fn build<E: Env>(id: &str, config: &EnvConfig, num_envs: usize, device: &Device)
     Ok(EnvBatch::new(spec, num_envs, device.clone(), kernel))
 }
 
-/// Levenshtein distance, for suggestions.
-fn distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, for suggestions of close names.
+pub fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -4,6 +4,7 @@
 
 use crate::roms::Game;
 use myriad_envs::config::ConfigReader;
+use myriad_envs::registry::distance;
 use myriad_envs::{EnvConfig, Error, Result};
 
 /// What the emulator hands out per step.
@@ -294,10 +295,8 @@ impl AtariConfig {
 
 fn suggest(name: &str, version: IdVersion) -> Vec<String> {
     let lower = name.to_ascii_lowercase().replace('_', "");
-    let mut close: Vec<(usize, Game)> = Game::all()
-        .map(|g| (edit_distance(&g.name().to_ascii_lowercase(), &lower), g))
-        .filter(|(d, _)| *d <= 3)
-        .collect();
+    let mut close: Vec<(usize, Game)> =
+        Game::all().map(|g| (distance(&g.name().to_ascii_lowercase(), &lower), g)).filter(|(d, _)| *d <= 3).collect();
     close.sort_by_key(|(d, _)| *d);
     close
         .into_iter()
@@ -307,21 +306,6 @@ fn suggest(name: &str, version: IdVersion) -> Vec<String> {
             IdVersion::NoFrameskipV4 => format!("{}NoFrameskip-v4", g.name()),
         })
         .collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
