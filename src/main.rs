@@ -284,11 +284,6 @@ fn check_env(args: CheckEnvArgs) -> Result<ExitCode> {
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Whether `id` names an Atari env (`ALE/<Game>-v5`, `<Game>NoFrameskip-v4`).
-fn is_atari(id: &str) -> bool {
-    id.starts_with("ALE/") || id.ends_with("NoFrameskip-v4")
-}
-
 #[cfg(not(feature = "atari"))]
 fn atari_missing(what: &str) -> myriad::envs::Error {
     myriad::envs::Error::Backend(format!(
@@ -337,7 +332,7 @@ fn check_ale_trace(args: &CheckEnvArgs) -> Result<ExitCode> {
 }
 
 fn bench(args: BenchEnvArgs) -> Result<ExitCode> {
-    if is_atari(&args.env) {
+    if myriad::runners::is_atari_id(&args.env) {
         return bench_atari(args);
     }
     let device = device(&args.backend)?;

@@ -15,13 +15,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-/// Whether a trace file is a raw ALE trace (its first line has a `rom` key).
-pub fn is_ale_trace(path: &Path) -> Result<bool> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("reading {}: {e}", path.display())))?;
-    let first = text.lines().next().unwrap_or("");
-    Ok(serde_json::from_str::<Value>(first).ok().and_then(|v| v.get("rom").cloned()).is_some())
-}
-
 /// The first frame where the emulator and the trace disagree.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mismatch {
