@@ -96,6 +96,7 @@ impl Bridge {
     }
 
     /// The learner's device without autodiff.
+    #[cfg(feature = "atari")]
     pub(super) fn inner(&self) -> &Device {
         &self.inner
     }
