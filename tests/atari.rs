@@ -41,8 +41,7 @@ fn tuned_pong_config_trains_with_the_nature_and_impala_cnns() {
             assert!(r.learner.gradients_global_norm > 0.0);
         }
         // The update moved the weights: the value of a fixed frame stack changed.
-        #[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
-        let device = burn::tensor::Device::ndarray();
+        let device = burn::tensor::Device::flex();
         let frames = Tensor::<2>::from_data(TensorData::new(vec![0.5f32; 4 * 84 * 84], [1, 4 * 84 * 84]), &device);
         let value = |m: &myriad::model::ActorCritic| -> f32 {
             use burn::module::Module;

@@ -183,7 +183,6 @@ pub fn global_norm_clip<M: Module>(module: &M, grads: GradientsParams, max_norm:
 }
 
 #[cfg(test)]
-#[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
 mod tests {
     use super::*;
     use burn::module::Module;
@@ -211,7 +210,7 @@ mod tests {
 
     #[test]
     fn global_norm_clip_scales_all_gradients_together() {
-        let device = Device::ndarray().autodiff();
+        let device = Device::flex().autodiff();
         let model = Two { a: LinearConfig::new(3, 2).init(&device), b: LinearConfig::new(2, 1).init(&device) };
         let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 3.0, 0.5, 0.1, -0.7], [2, 3]), &device);
         let loss = model.b.forward(model.a.forward(x)).sum().mul_scalar(10.0);

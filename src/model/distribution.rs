@@ -143,7 +143,6 @@ fn split(inputs: Tensor<2>, dim: usize) -> (Tensor<2>, Tensor<2>) {
 }
 
 #[cfg(test)]
-#[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
@@ -151,7 +150,7 @@ mod tests {
     fn t2(rows: &[&[f32]]) -> Tensor<2> {
         let (r, c) = (rows.len(), rows[0].len());
         let flat: Vec<f32> = rows.iter().flat_map(|row| row.iter().copied()).collect();
-        Tensor::from_data(TensorData::new(flat, [r, c]), &Device::ndarray())
+        Tensor::from_data(TensorData::new(flat, [r, c]), &Device::flex())
     }
 
     fn host(x: Tensor<1>) -> Vec<f32> {
@@ -186,7 +185,7 @@ mod tests {
     #[test]
     fn categorical_samples_follow_the_probabilities() {
         let d = ActionDist::Categorical(Categorical { n: 3 });
-        let device = Device::ndarray();
+        let device = Device::flex();
         let n = 20_000;
         let row = [0.0f32, 1.0, -1.0];
         let flat: Vec<f32> = (0..n).flat_map(|_| row).collect();

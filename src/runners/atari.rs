@@ -160,9 +160,8 @@ mod tests {
     use super::*;
 
     #[test]
-    #[allow(deprecated)] // burn 0.22 marks its ndarray backend deprecated
     fn packed_frames_unpack_to_the_same_bytes() {
-        let device = burn::tensor::Device::ndarray();
+        let device = burn::tensor::Device::flex();
         for dim in [8usize, 7, 1, 13] {
             let bytes: Vec<u8> = (0..3 * dim).map(|i| (i * 97 % 256) as u8).collect();
             let mut words = Vec::new();

@@ -1,6 +1,6 @@
 //! Where env buffers meet the learner's tensors.
 //!
-//! On the CPU backend the envs and burn's ndarray tensors share host memory, so crossing is a copy in RAM and
+//! On the CPU backend the envs and burn's flex tensors share host memory, so crossing is a copy in RAM and
 //! no bytes are transferred. On wgpu the envs and burn share one wgpu device and queue ([`super::link`]): env
 //! fields, random draws, permutations and GAE move between env buffers, kernels and tensors by device-side
 //! copies, and the host sees a handful of kernel parameters and the iteration's summary scalars. Every byte that
@@ -44,10 +44,8 @@ impl Bridge {
         #[cfg(feature = "wgpu")]
         let mut link = None;
         let (env_device, device) = match resources.backend {
-            // burn 0.22 marks ndarray deprecated in favour of its new `flex` backend; ndarray is the CPU backend
-            // this crate is built and tested with.
-            #[allow(deprecated)]
-            Backend::Cpu => (EnvDevice::Cpu, Device::ndarray()),
+            // burn's `flex` CPU backend: im2col + gemm convolutions, SIMD and multi-threaded matrix products.
+            Backend::Cpu => (EnvDevice::Cpu, Device::flex()),
             #[cfg(feature = "wgpu")]
             Backend::Wgpu => {
                 let _ = resources.device;
