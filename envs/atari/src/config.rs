@@ -243,8 +243,14 @@ impl AtariConfig {
                 };
                 return Err(bad(key, "must be at least 1".into()));
             }
-            if p.screen_size > 210 {
-                return Err(bad("screen_size", format!("{} is larger than the 210×160 screen", p.screen_size)));
+            if p.screen_size > 160 {
+                return Err(bad(
+                    "screen_size",
+                    format!(
+                        "{} is larger than the 210×160 screen's width (area interpolation only shrinks)",
+                        p.screen_size
+                    ),
+                ));
             }
         }
         let ale = AleConfig {
@@ -358,6 +364,9 @@ mod tests {
         let err = read("ALE/Pong-v5", "repeat_action_probability=1.5").unwrap_err().to_string();
         assert!(err.contains("[0, 1]"), "{err}");
         assert!(read("ALE/Pong-v5", "sticky=0").unwrap_err().to_string().contains("valid keys"));
+        let err = read("ALE/Pong-v5", "preset=standard,screen_size=161").unwrap_err().to_string();
+        assert!(err.contains("screen_size") && err.contains("only shrinks"), "{err}");
+        assert!(read("ALE/Pong-v5", "preset=standard,screen_size=160").is_ok());
         assert!(!is_atari_id("CartPole-v1"));
     }
 }
