@@ -1,6 +1,7 @@
 //! Checkpoints: a folder holding the model (`model.bpk`, burnpack), the optimiser state (`optimizer.bpk`), the
-//! config (`config.toml`) and the counters with the envs' state (`state.json`). A run resumed from one continues
-//! exactly as the uninterrupted run would have.
+//! config (`config.toml`), the counters with the envs' state (`state.json`) and, for Atari, every emulator's
+//! state with its frame stack (`atari.json`). A run resumed from one continues exactly as the uninterrupted run
+//! would have (Atari with sticky actions: up to the first sticky draw, see `myriad_atari::ale::EmulatorState`).
 //!
 //! Writes are atomic: the new checkpoint is written beside the old one, synced, and swapped in by renames, so a
 //! crash at any point leaves the previous checkpoint (`checkpoint`, or `checkpoint.old` mid-swap) intact.
@@ -54,7 +55,12 @@ pub fn save(ppo: &Ppo, run_dir: &Path) -> Result<PathBuf, Error> {
     };
     let json = serde_json::to_vec(&state).map_err(|e| io("state.json", &e))?;
     fs::write(tmp.join("state.json"), json).map_err(|e| io("state.json", &e))?;
-    for name in ["model.bpk", "optimizer.bpk", "config.toml", "state.json"] {
+    let mut files = vec!["model.bpk", "optimizer.bpk", "config.toml", "state.json"];
+    if let Some(atari) = ppo.env.atari_json()? {
+        fs::write(tmp.join("atari.json"), atari).map_err(|e| io("atari.json", &e))?;
+        files.push("atari.json");
+    }
+    for name in files {
         fs::File::open(tmp.join(name)).and_then(|f| f.sync_all()).map_err(|e| io(name, &e))?;
     }
     if final_dir.exists() {
@@ -144,6 +150,11 @@ pub fn restore(path: &Path, config: &PpoConfig) -> Result<Ppo, Error> {
         )));
     }
     ppo.env.restore(config.debugging.seed, &state.envs)?;
+    let atari = dir.join("atari.json");
+    if atari.is_file() {
+        let json = fs::read(&atari).map_err(|e| corrupt("atari.json", &e))?;
+        ppo.env.load_atari_json(&json).map_err(|e| corrupt("atari.json", &e))?;
+    }
     ppo.progress = state.progress;
     Ok(ppo)
 }

@@ -1,6 +1,7 @@
 //! PPO on batched Atari envs (feature `atari`; ROMs required: `python3 scripts/install_roms.py`): the tuned Pong
-//! config runs with the Nature and IMPALA CNNs, evaluation scores whole games, a step's frames cross to a GPU
-//! learner in one upload, and Atari ids without the feature or with bad model settings are clear errors.
+//! config runs with the Nature and IMPALA CNNs, evaluation scores whole games, a resumed run continues the same
+//! games, a step's frames cross to a GPU learner in one upload, and Atari ids without the feature or with bad
+//! model settings are clear errors.
 #![cfg(feature = "atari")]
 
 use burn::tensor::{Tensor, TensorData};
@@ -62,6 +63,47 @@ fn evaluation_scores_whole_pong_games() {
     // A game ends when one side reaches 21: scores lie in [-21, 21] and a game lasts hundreds of agent steps.
     assert!((-21.0..=21.0).contains(&summary.return_mean) && summary.return_mean <= -5.0, "{summary:?}");
     assert!(summary.length_mean > 200.0, "{summary:?}");
+}
+
+#[test]
+fn resume_continues_the_same_games_exactly() {
+    // 120 steps per iteration: Pong's first points end mid-run, the games go on across the checkpoint.
+    let config = small_pong(&[
+        "env_runners.rollout_fragment_length=60",
+        "rl_module.conv_filters=[[8, 8, 4], [8, 4, 4]]",
+        "rl_module.post_fcnet_hiddens=[16]",
+    ]);
+    let comparable = |mut r: myriad::algo::TrainResult| {
+        r.timers = Default::default();
+        r.num_env_steps_sampled_per_second = 0.0;
+        r.time_total_s = 0.0;
+        r
+    };
+    let mut straight = config.build().unwrap();
+    let expected: Vec<_> = (0..3).map(|_| comparable(straight.train().unwrap())).collect();
+
+    let dir = std::env::temp_dir().join(format!("myriad-test-atari-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut first = config.build().unwrap();
+    for _ in 0..2 {
+        first.train().unwrap();
+    }
+    let saved = myriad::checkpoint::save(&first, &dir).unwrap();
+    assert!(saved.join("atari.json").is_file());
+    drop(first);
+    let mut resumed = myriad::checkpoint::restore(&dir, &config).unwrap();
+    assert_eq!(comparable(resumed.train().unwrap()), expected[2]);
+
+    // A damaged atari.json is a checkpoint error naming the file.
+    let path = saved.join("atari.json");
+    let mut json = std::fs::read(&path).unwrap();
+    json.truncate(json.len() / 2);
+    std::fs::write(&path, json).unwrap();
+    match myriad::checkpoint::restore(&dir, &config) {
+        Err(myriad::Error::Checkpoint(m)) => assert!(m.contains("atari.json"), "{m}"),
+        other => panic!("expected a checkpoint error, got {:?}", other.err()),
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

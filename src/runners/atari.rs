@@ -58,6 +58,22 @@ impl AtariEnvs {
         self.batch.num_envs()
     }
 
+    /// Every emulator's state, as JSON (a checkpoint's `atari.json`).
+    pub fn save_json(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(&self.batch.save_states())
+            .map_err(|e| Error::Io(format!("encoding the Atari env states: {e}")))
+    }
+
+    /// Continues the games saved by [`AtariEnvs::save_json`] of a batch of the same id, config and size.
+    pub fn load_json(&mut self, json: &[u8]) -> Result<(), Error> {
+        let states: Vec<myriad_atari::AtariEnvState> =
+            serde_json::from_slice(json).map_err(|e| Error::Checkpoint(format!("atari.json: {e}")))?;
+        self.batch.load_states(&states).map_err(|e| Error::Checkpoint(format!("atari.json: {e}")))?;
+        self.finished.clear();
+        self.sums = (0, 0.0, 0.0);
+        Ok(())
+    }
+
     /// Starts new games in every env, seeded with `seed`.
     pub fn restart(&mut self, seed: u64) -> Result<(), Error> {
         self.batch = AtariBatch::new(&self.id, &self.config, self.batch.num_envs(), 0, seed)?;

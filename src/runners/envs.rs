@@ -48,8 +48,8 @@ impl Envs {
         }
     }
 
-    /// The batch's state for a checkpoint. Atari emulator states are not saved (their fields list is empty):
-    /// a resumed run starts new games.
+    /// The batch's state for a checkpoint. For Atari its fields list is empty: the emulators' states are in
+    /// [`Envs::atari_json`].
     pub fn snapshot(&self) -> Result<BatchSnapshot, Error> {
         match self {
             Envs::Batch(b) => Ok(b.snapshot()?),
@@ -60,12 +60,34 @@ impl Envs {
         }
     }
 
-    /// Puts a snapshot back (Atari: new games, seeded from `seed` and the snapshot's size).
+    /// Puts a snapshot back (Atari: new games, seeded from `seed` and the snapshot's size, until
+    /// [`Envs::load_atari_json`] puts the saved ones back).
     pub fn restore(&mut self, seed: u64, snapshot: &BatchSnapshot) -> Result<(), Error> {
         match self {
             Envs::Batch(b) => Ok(b.restore(seed, snapshot)?),
             #[cfg(feature = "atari")]
             Envs::Atari(a) => a.restart(seed.wrapping_add(0x5eed_0000_0000)),
+        }
+    }
+
+    /// Atari: every emulator's state as the JSON a checkpoint keeps in `atari.json`; `None` for device batches.
+    pub fn atari_json(&self) -> Result<Option<Vec<u8>>, Error> {
+        match self {
+            Envs::Batch(_) => Ok(None),
+            #[cfg(feature = "atari")]
+            Envs::Atari(a) => a.save_json().map(Some),
+        }
+    }
+
+    /// Atari: continues the games saved in a checkpoint's `atari.json`. Device batches keep no such file.
+    pub fn load_atari_json(&mut self, json: &[u8]) -> Result<(), Error> {
+        match self {
+            Envs::Batch(b) => {
+                let _ = json;
+                Err(Error::Checkpoint(format!("atari.json belongs to an Atari run, not {}", b.spec().id)))
+            }
+            #[cfg(feature = "atari")]
+            Envs::Atari(a) => a.load_json(json),
         }
     }
 }

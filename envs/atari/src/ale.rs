@@ -8,7 +8,9 @@
 use crate::roms::Rom;
 use ale_sys as sys;
 use myriad_envs::{Error, Result};
-use std::ffi::CString;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::ffi::{c_char, CString};
 use std::sync::Mutex;
 
 /// Width and height of the Atari screen ALE renders.
@@ -45,6 +47,26 @@ pub struct EmulatorSettings {
 pub struct Emulator {
     raw: *mut sys::ALEInterface,
     minimal_actions: Vec<u8>,
+    /// The loaded game's id: saved states carry it, and only states of this game are restored.
+    game: String,
+}
+
+/// A saved emulator: ALE's system state (the console, the cartridge, ALE's generator and its frame counters) as
+/// the bytes ALE encodes it to, with the game it belongs to and the SHA-256 of those bytes. ALE aborts the
+/// process on malformed state bytes, so [`Emulator::restore_state`] hands it only bytes whose digest matches.
+///
+/// Not in it: the action ALE repeats on a sticky draw, which ALE 0.6 does not save; after a restore it is NOOP,
+/// so with `repeat_action_probability > 0` the first frame after a restore can differ from the original run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EmulatorState {
+    pub game: String,
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // SAFETY: an ALEInterface owns all of its state (the emulator, its settings and its generator); nothing in it is
@@ -66,7 +88,7 @@ impl Emulator {
         if raw.is_null() {
             return Err(Error::Device("ALE_new returned no emulator".into()));
         }
-        let mut emulator = Emulator { raw, minimal_actions: Vec::new() };
+        let mut emulator = Emulator { raw, minimal_actions: Vec::new(), game: rom.game.id() };
         emulator.set_int("random_seed", settings.random_seed);
         emulator.set_float("repeat_action_probability", settings.repeat_action_probability);
         emulator.set_int("frame_skip", 1);
@@ -209,6 +231,52 @@ impl Emulator {
         assert_eq!(out.len(), 3 * SCREEN_BYTES, "RGB screen buffer");
         // SAFETY: `raw` is live; ALE writes 3 bytes per pixel, 3 × SCREEN_BYTES in all, into `out`.
         unsafe { sys::getScreenRGB(self.raw, out.as_mut_ptr()) }
+    }
+
+    /// The loaded game's id (`ALE/<Game>-v5`).
+    pub fn game(&self) -> &str {
+        &self.game
+    }
+
+    /// Saves the emulator's state (see [`EmulatorState`]).
+    pub fn save_state(&self) -> EmulatorState {
+        // SAFETY: `raw` is live. cloneSystemState returns a fresh heap ALEState that is deleted below; encodeState
+        // writes exactly encodeStateLen bytes into `bytes`, which is that long.
+        let bytes = unsafe {
+            let state = sys::cloneSystemState(self.raw);
+            let len = sys::encodeStateLen(state).max(0);
+            let mut bytes = vec![0u8; len as usize];
+            sys::encodeState(state, bytes.as_mut_ptr() as *mut c_char, len);
+            sys::deleteState(state);
+            bytes
+        };
+        EmulatorState { game: self.game.clone(), sha256: sha256_hex(&bytes), bytes }
+    }
+
+    /// Restores a state saved by [`Emulator::save_state`] on an emulator of the same game; a state of another
+    /// game, or whose bytes do not match their digest, is an error and never reaches ALE.
+    pub fn restore_state(&mut self, state: &EmulatorState) -> Result<()> {
+        if state.game != self.game {
+            return Err(Error::Io(format!(
+                "an emulator state of {} cannot be restored into {}",
+                state.game, self.game
+            )));
+        }
+        if state.bytes.is_empty() || state.bytes.len() > i32::MAX as usize || sha256_hex(&state.bytes) != state.sha256 {
+            return Err(Error::Io(format!(
+                "a saved {} emulator state is corrupt (its SHA-256 does not match)",
+                self.game
+            )));
+        }
+        // SAFETY: `raw` is live. The bytes are exactly what encodeState wrote for this game (their digest matches),
+        // so decodeState parses them and restoreSystemState finds the system information and cartridge it checks
+        // for; the decoded ALEState is deleted once restored.
+        unsafe {
+            let decoded = sys::decodeState(state.bytes.as_ptr() as *const c_char, state.bytes.len() as i32);
+            sys::restoreSystemState(self.raw, decoded);
+            sys::deleteState(decoded);
+        }
+        Ok(())
     }
 
     /// Copies the 128 bytes of console RAM into `out`.

@@ -7,7 +7,7 @@
 //! need (a learner bootstraps from it).
 
 use crate::config::AtariConfig;
-use crate::env::{AtariEnv, Transition};
+use crate::env::{AtariEnv, AtariEnvState, Transition};
 use crate::roms::Rom;
 use myriad_envs::{EnvConfig, Error, Result, Space};
 use rayon::prelude::*;
@@ -198,6 +198,26 @@ impl AtariBatch {
     /// Env `i` (for inspection).
     pub fn env(&self, i: usize) -> &AtariEnv {
         &self.envs[i]
+    }
+
+    /// Every env's state, in env order (for a checkpoint).
+    pub fn save_states(&self) -> Vec<AtariEnvState> {
+        let bytes = self.spec.observation_bytes();
+        self.envs.iter().zip(self.staging.chunks_exact(bytes)).map(|(env, obs)| env.save(obs)).collect()
+    }
+
+    /// Continues every env from `states` (saved by a batch of the same id, config and size); their observations
+    /// land in the staging buffer.
+    pub fn load_states(&mut self, states: &[AtariEnvState]) -> Result<()> {
+        if states.len() != self.envs.len() {
+            return Err(Error::Shape(format!("{} saved env states for a batch of {}", states.len(), self.envs.len())));
+        }
+        let bytes = self.spec.observation_bytes();
+        for ((env, obs), state) in self.envs.iter_mut().zip(self.staging.chunks_exact_mut(bytes)).zip(states) {
+            env.load(state, obs)?;
+        }
+        self.outputs = StepOutputs::with_len(self.envs.len());
+        Ok(())
     }
 }
 

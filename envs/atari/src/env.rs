@@ -14,13 +14,32 @@
 //! actions 1 (FIRE) and 2 with `fire_reset`. After a life-loss termination the game is not reset: the next episode goes on
 //! from the current frame (after the FIRE steps with `fire_reset`), as DeepMind's `EpisodicLifeEnv` does.
 
-use crate::ale::{Emulator, EmulatorSettings, FIRE, LEGAL_ACTIONS, NOOP, RAM_BYTES, SCREEN_BYTES};
+use crate::ale::{Emulator, EmulatorSettings, EmulatorState, FIRE, LEGAL_ACTIONS, NOOP, RAM_BYTES, SCREEN_BYTES};
 use crate::config::{AtariConfig, ObsType, Preprocessing};
 use crate::resize::{max_pool, AreaResize};
 use crate::roms::Rom;
 use myriad_envs::rng::{mix32, stream_key, Stream};
 use myriad_envs::Result;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// Everything an [`AtariEnv`] needs to continue where it was: the emulator, the two kept screens (a step that
+/// ends early max-pools a stale one, as Gymnasium does), the frame stack, the current observation when there is
+/// no preprocessing (ALE does not save its screen), and the counters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AtariEnvState {
+    pub emulator: EmulatorState,
+    pub screens: [Vec<u8>; 2],
+    pub stack: Vec<u8>,
+    pub head: usize,
+    pub raw_obs: Vec<u8>,
+    pub lives: i32,
+    pub steps: u32,
+    pub game_return: f32,
+    pub game_length: u32,
+    /// The no-op stream: its key and how many draws it has made.
+    pub noops: (u32, u32),
+}
 
 /// What one step produced besides the observation.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -273,6 +292,54 @@ impl AtariEnv {
             self.push_frame(&p, false);
         }
         self.write_stack(obs);
+    }
+
+    /// Saves this env's state; `obs` is its current observation (the batch's row for it).
+    pub fn save(&self, obs: &[u8]) -> AtariEnvState {
+        AtariEnvState {
+            emulator: self.emulator.save_state(),
+            screens: self.screens.clone(),
+            stack: self.stack.clone(),
+            head: self.head,
+            raw_obs: if self.preprocessing().is_none() { obs.to_vec() } else { Vec::new() },
+            lives: self.lives,
+            steps: self.steps,
+            game_return: self.game_return,
+            game_length: self.game_length,
+            noops: (self.noops.key, self.noops.counter),
+        }
+    }
+
+    /// Continues from a state saved by an env of the same config, writing its observation into `obs`. States
+    /// whose sizes do not fit this env's config are an error.
+    pub fn load(&mut self, state: &AtariEnvState, obs: &mut [u8]) -> Result<()> {
+        let depth = self.preprocessing().map_or(1, |p| p.frame_stack as usize);
+        let raw_len = if self.preprocessing().is_none() { obs.len() } else { 0 };
+        let fits = state.screens.iter().all(|s| s.len() == self.screens[0].len())
+            && state.stack.len() == self.stack.len()
+            && state.head < depth
+            && state.raw_obs.len() == raw_len;
+        if !fits {
+            return Err(myriad_envs::Error::Shape(format!(
+                "a saved {} env state does not fit this config (screens, frame stack or observation sizes differ)",
+                self.emulator.game()
+            )));
+        }
+        self.emulator.restore_state(&state.emulator)?;
+        self.screens = state.screens.clone();
+        self.stack.copy_from_slice(&state.stack);
+        self.head = state.head;
+        self.lives = state.lives;
+        self.steps = state.steps;
+        self.game_return = state.game_return;
+        self.game_length = state.game_length;
+        (self.noops.key, self.noops.counter) = state.noops;
+        if self.preprocessing().is_none() {
+            obs.copy_from_slice(&state.raw_obs);
+        } else {
+            self.write_stack(obs);
+        }
+        Ok(())
     }
 
     fn observe_raw(&mut self, obs: &mut [u8]) {

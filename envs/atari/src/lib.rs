@@ -27,5 +27,5 @@ pub mod trace;
 
 pub use batch::{AsyncAtariBatch, AtariBatch, AtariSpec, StepOutputs};
 pub use config::{is_atari_id, registered_ids, AtariConfig, Preprocessing};
-pub use env::{AtariEnv, Transition};
+pub use env::{AtariEnv, AtariEnvState, Transition};
 pub use roms::{Game, Rom};

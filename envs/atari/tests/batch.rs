@@ -206,3 +206,68 @@ fn bad_input_is_an_error() {
     assert!(pool.recv().is_err(), "recv before any work is an error, not a hang");
     assert!(AsyncAtariBatch::new("ALE/Pong-v5", &EnvConfig::new(), 2, 3, 1, 0).is_err());
 }
+
+/// Steps `batch` `steps` times from step index `from` of the [`action`] sequence; returns what `play` records.
+fn play_from(batch: &mut AtariBatch, from: usize, steps: usize) -> Vec<(u64, f32, bool, bool)> {
+    let n = batch.num_envs();
+    let actions_n = batch.spec().action_ids.len() as u32;
+    let bytes = batch.spec().observation_bytes();
+    let mut record = Vec::new();
+    for s in from..from + steps {
+        let actions: Vec<u32> = (0..n).map(|i| action(i, s, actions_n)).collect();
+        let out = batch.step(&actions).unwrap().clone();
+        for i in 0..n {
+            let obs = &batch.observations()[i * bytes..(i + 1) * bytes];
+            record.push((hash(obs), out.reward[i], out.terminated[i], out.truncated[i]));
+        }
+    }
+    record
+}
+
+#[test]
+fn saved_states_continue_the_same_games() {
+    // Without sticky actions (ALE 0.6 does not save the action a sticky draw repeats). Breakout with life loss
+    // ends episodes mid-game and exercises no-op resets; Pong without preprocessing keeps raw RGB screens.
+    for (id, kv, n) in [("ALE/Breakout-v5", "preset=atari100k", 3), ("ALE/Pong-v5", "repeat_action_probability=0.0", 2)]
+    {
+        let mut straight = AtariBatch::new(id, &config(kv), n, 2, 5).unwrap();
+        play_from(&mut straight, 0, 150);
+        // Through JSON, as a checkpoint keeps them.
+        let json = serde_json::to_vec(&straight.save_states()).unwrap();
+        let observations = straight.observations().to_vec();
+        let expected = play_from(&mut straight, 150, 250);
+
+        let mut resumed = AtariBatch::new(id, &config(kv), n, 1, 99).unwrap();
+        assert_ne!(resumed.observations(), &observations[..], "{id}: a fresh batch starts elsewhere");
+        resumed.load_states(&serde_json::from_slice::<Vec<myriad_atari::AtariEnvState>>(&json).unwrap()).unwrap();
+        assert_eq!(resumed.observations(), &observations[..], "{id} {kv}");
+        let continued = play_from(&mut resumed, 150, 250);
+        assert_eq!(continued, expected, "{id} {kv}");
+        if id.contains("Breakout") {
+            assert!(expected.iter().any(|r| r.2), "{id}: some episode ended after the restore");
+        }
+    }
+}
+
+#[test]
+fn foreign_or_corrupt_states_are_errors() {
+    let standard = config("preset=standard");
+    let mut pong = AtariBatch::new("ALE/Pong-v5", &standard, 2, 1, 0).unwrap();
+    let states = pong.save_states();
+    let breakout = AtariBatch::new("ALE/Breakout-v5", &standard, 2, 1, 0).unwrap();
+    let err = pong.load_states(&breakout.save_states()).unwrap_err().to_string();
+    assert!(err.contains("Breakout") && err.contains("Pong"), "{err}");
+    let err = pong.load_states(&states[..1]).unwrap_err().to_string();
+    assert!(err.contains("1 saved env states for a batch of 2"), "{err}");
+    let mut flipped = states.clone();
+    flipped[1].emulator.bytes[20] ^= 0x40;
+    let err = pong.load_states(&flipped).unwrap_err().to_string();
+    assert!(err.contains("corrupt"), "{err}");
+    let mut short_stack = states.clone();
+    short_stack[0].stack.pop();
+    assert!(pong.load_states(&short_stack).unwrap_err().to_string().contains("does not fit"));
+    let mut two_frames = AtariBatch::new("ALE/Pong-v5", &config("preset=standard,frame_stack=2"), 2, 1, 0).unwrap();
+    assert!(two_frames.load_states(&states).unwrap_err().to_string().contains("does not fit"));
+    // The intact states still load.
+    pong.load_states(&states).unwrap();
+}
