@@ -185,7 +185,7 @@ mod tests {
             let w = dim.div_ceil(4);
             assert_eq!(words.len(), 3 * w);
             let t = Tensor::<1, Int>::from_data(TensorData::new(words, [3 * w]), &device).reshape([3, w]);
-            let got: Vec<f32> = unpack(t, dim).into_data().convert::<f32>().into_vec().unwrap();
+            let got: Vec<f32> = unpack(t, dim).into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
             let want: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
             assert_eq!(got, want, "dim {dim}");
         }
