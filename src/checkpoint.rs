@@ -149,11 +149,12 @@ pub fn restore(path: &Path, config: &PpoConfig) -> Result<Ppo, Error> {
             state.envs.num_envs
         )));
     }
-    ppo.env.restore(config.debugging.seed, &state.envs)?;
     let atari = dir.join("atari.json");
     if atari.is_file() {
         let json = fs::read(&atari).map_err(|e| corrupt("atari.json", &e))?;
         ppo.env.load_atari_json(&json).map_err(|e| corrupt("atari.json", &e))?;
+    } else {
+        ppo.env.restore(config.debugging.seed, &state.envs)?;
     }
     ppo.progress = state.progress;
     Ok(ppo)

@@ -67,8 +67,8 @@ impl AtariEnvs {
     /// Continues the games saved by [`AtariEnvs::save_json`] of a batch of the same id, config and size.
     pub fn load_json(&mut self, json: &[u8]) -> Result<(), Error> {
         let states: Vec<myriad_atari::AtariEnvState> =
-            serde_json::from_slice(json).map_err(|e| Error::Checkpoint(format!("atari.json: {e}")))?;
-        self.batch.load_states(&states).map_err(|e| Error::Checkpoint(format!("atari.json: {e}")))?;
+            serde_json::from_slice(json).map_err(|e| Error::Io(format!("decoding the Atari env states: {e}")))?;
+        self.batch.load_states(&states)?;
         self.finished.clear();
         self.sums = (0, 0.0, 0.0);
         Ok(())

@@ -60,8 +60,8 @@ impl Envs {
         }
     }
 
-    /// Puts a snapshot back (Atari: new games, seeded from `seed` and the snapshot's size, until
-    /// [`Envs::load_atari_json`] puts the saved ones back).
+    /// Puts a snapshot back (Atari: new games, seeded from `seed` and the snapshot's size; a checkpoint with
+    /// `atari.json` continues the saved games through [`Envs::load_atari_json`] instead).
     pub fn restore(&mut self, seed: u64, snapshot: &BatchSnapshot) -> Result<(), Error> {
         match self {
             Envs::Batch(b) => Ok(b.restore(seed, snapshot)?),
@@ -84,7 +84,7 @@ impl Envs {
         match self {
             Envs::Batch(b) => {
                 let _ = json;
-                Err(Error::Checkpoint(format!("atari.json belongs to an Atari run, not {}", b.spec().id)))
+                Err(Error::Io(format!("Atari env states do not belong to a run of {}", b.spec().id)))
             }
             #[cfg(feature = "atari")]
             Envs::Atari(a) => a.load_json(json),

@@ -326,7 +326,9 @@ impl AtariEnv {
             )));
         }
         self.emulator.restore_state(&state.emulator)?;
-        self.screens = state.screens.clone();
+        for (screen, saved) in self.screens.iter_mut().zip(&state.screens) {
+            screen.copy_from_slice(saved);
+        }
         self.stack.copy_from_slice(&state.stack);
         self.head = state.head;
         self.lives = state.lives;

@@ -13,23 +13,6 @@ fn action(env: usize, step: usize, n: u32) -> u32 {
     (myriad_envs::rng::mix32((env * 7919 + step) as u32) >> 8) % n
 }
 
-fn play(batch: &mut AtariBatch, steps: usize) -> Vec<(u64, f32, bool, bool)> {
-    let n = batch.num_envs();
-    let actions_n = batch.spec().action_ids.len() as u32;
-    let bytes = batch.spec().observation_bytes();
-    let mut record = Vec::new();
-    for s in 0..steps {
-        let actions: Vec<u32> = (0..n).map(|i| action(i, s, actions_n)).collect();
-        batch.step(&actions).unwrap();
-        let out = batch.outputs().clone();
-        for i in 0..n {
-            let obs = &batch.observations()[i * bytes..(i + 1) * bytes];
-            record.push((hash(obs), out.reward[i], out.terminated[i], out.truncated[i]));
-        }
-    }
-    record
-}
-
 fn hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
 }
@@ -61,7 +44,7 @@ fn observations_have_the_configured_shapes() {
 #[test]
 fn a_seed_fixes_the_run_and_envs_differ() {
     let kv = config("preset=atari100k,repeat_action_probability=0.25");
-    let run = |seed| play(&mut AtariBatch::new("ALE/Breakout-v5", &kv, 3, 2, seed).unwrap(), 40);
+    let run = |seed| play(&mut AtariBatch::new("ALE/Breakout-v5", &kv, 3, 2, seed).unwrap(), 0, 40);
     let (a, b, c) = (run(5), run(5), run(6));
     assert_eq!(a, b);
     assert_ne!(a, c);
@@ -207,8 +190,9 @@ fn bad_input_is_an_error() {
     assert!(AsyncAtariBatch::new("ALE/Pong-v5", &EnvConfig::new(), 2, 3, 1, 0).is_err());
 }
 
-/// Steps `batch` `steps` times from step index `from` of the [`action`] sequence; returns what `play` records.
-fn play_from(batch: &mut AtariBatch, from: usize, steps: usize) -> Vec<(u64, f32, bool, bool)> {
+/// Steps `batch` `steps` times from step index `from` of the [`action`] sequence; per step and env: the
+/// observation's hash, reward, terminated, truncated.
+fn play(batch: &mut AtariBatch, from: usize, steps: usize) -> Vec<(u64, f32, bool, bool)> {
     let n = batch.num_envs();
     let actions_n = batch.spec().action_ids.len() as u32;
     let bytes = batch.spec().observation_bytes();
@@ -231,17 +215,17 @@ fn saved_states_continue_the_same_games() {
     for (id, kv, n) in [("ALE/Breakout-v5", "preset=atari100k", 3), ("ALE/Pong-v5", "repeat_action_probability=0.0", 2)]
     {
         let mut straight = AtariBatch::new(id, &config(kv), n, 2, 5).unwrap();
-        play_from(&mut straight, 0, 150);
+        play(&mut straight, 0, 150);
         // Through JSON, as a checkpoint keeps them.
         let json = serde_json::to_vec(&straight.save_states()).unwrap();
         let observations = straight.observations().to_vec();
-        let expected = play_from(&mut straight, 150, 250);
+        let expected = play(&mut straight, 150, 250);
 
         let mut resumed = AtariBatch::new(id, &config(kv), n, 1, 99).unwrap();
         assert_ne!(resumed.observations(), &observations[..], "{id}: a fresh batch starts elsewhere");
         resumed.load_states(&serde_json::from_slice::<Vec<myriad_atari::AtariEnvState>>(&json).unwrap()).unwrap();
         assert_eq!(resumed.observations(), &observations[..], "{id} {kv}");
-        let continued = play_from(&mut resumed, 150, 250);
+        let continued = play(&mut resumed, 150, 250);
         assert_eq!(continued, expected, "{id} {kv}");
         if id.contains("Breakout") {
             assert!(expected.iter().any(|r| r.2), "{id}: some episode ended after the restore");
