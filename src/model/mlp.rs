@@ -141,7 +141,7 @@ impl ActorCritic {
 /// tanh(x) = 2 / (1 + e^(-2x)) − 1, on x clamped to [-20, 20] (where tanh is ±1 in f32, so the clamp changes
 /// nothing and keeps e^(-2x) finite for the backward pass). A few times faster than the backends' scalar `tanh`
 /// on the CPU, forward and backward.
-fn tanh(x: Tensor<2>) -> Tensor<2> {
+pub(super) fn tanh(x: Tensor<2>) -> Tensor<2> {
     x.clamp(-20.0, 20.0).mul_scalar(-2.0).exp().add_scalar(1.0).recip().mul_scalar(2.0).sub_scalar(1.0)
 }
 

@@ -5,10 +5,16 @@
 mod cnn;
 mod distribution;
 mod mlp;
+mod noisy;
+mod q;
+mod torso;
 
 pub use cnn::{ConvEncoder, ConvType};
 pub use distribution::{ActionDist, Categorical, DiagGaussian};
 pub use mlp::{ActorCritic, ModelOutput};
+pub use noisy::{LayerNoise, NoisyLinear};
+pub use q::{HeadNoise, QHeadConfig, QNetwork, QOutput};
+pub use torso::{iota, one_hot, Torso};
 
 use crate::envs::spaces::Space;
 use burn::tensor::Device;
