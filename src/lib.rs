@@ -17,6 +17,7 @@ mod error;
 pub mod metrics;
 pub mod model;
 pub mod returns;
+pub mod rollout;
 pub mod run;
 pub mod runners;
 pub mod tuned;

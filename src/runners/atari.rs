@@ -9,6 +9,7 @@
 
 use super::bridge::{Bridge, Step};
 use crate::envs::{EnvConfig, EnvSpec, Space};
+use crate::rollout::{pack, unpack};
 use crate::Error;
 use burn::tensor::{Int, Tensor, TensorData};
 use myriad_atari::AtariBatch;
@@ -93,28 +94,6 @@ impl AtariEnvs {
     }
 }
 
-/// `bytes` as little-endian words, each row of `row` bytes padded to whole words.
-fn pack(bytes: &[u8], row: usize, out: &mut Vec<i32>) {
-    for r in bytes.chunks_exact(row) {
-        let mut chunks = r.chunks_exact(4);
-        out.extend(chunks.by_ref().map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 4];
-            last[..rest.len()].copy_from_slice(rest);
-            out.push(i32::from_le_bytes(last));
-        }
-    }
-}
-
-/// `[N, W]` words → f32 `[N, dim]` bytes / 255.
-fn unpack(words: Tensor<2, Int>, dim: usize) -> Tensor<2> {
-    let [n, w] = words.dims();
-    let bytes: Vec<Tensor<2, Int>> =
-        (0..4).map(|k| words.clone().bitwise_right_shift_scalar(8 * k).bitwise_and_scalar(255)).collect();
-    Tensor::stack::<3>(bytes, 2).reshape([n, 4 * w]).narrow(1, 0, dim).float().div_scalar(255.0)
-}
-
 impl Bridge {
     fn upload_words(&self, words: Vec<i32>) -> Tensor<1, Int> {
         self.count(words.len() * 4, 0);
@@ -168,26 +147,5 @@ impl Bridge {
     /// Games finished since the last call, `[count, summed score, summed length]`, as a learner tensor.
     pub(super) fn atari_episode_sums(&self, envs: &mut AtariEnvs) -> Tensor<1> {
         self.from_vec(envs.take_sums().to_vec())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packed_frames_unpack_to_the_same_bytes() {
-        let device = burn::tensor::Device::flex();
-        for dim in [8usize, 7, 1, 13] {
-            let bytes: Vec<u8> = (0..3 * dim).map(|i| (i * 97 % 256) as u8).collect();
-            let mut words = Vec::new();
-            pack(&bytes, dim, &mut words);
-            let w = dim.div_ceil(4);
-            assert_eq!(words.len(), 3 * w);
-            let t = Tensor::<1, Int>::from_data(TensorData::new(words, [3 * w]), &device).reshape([3, w]);
-            let got: Vec<f32> = unpack(t, dim).into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
-            let want: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
-            assert_eq!(got, want, "dim {dim}");
-        }
     }
 }
