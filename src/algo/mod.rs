@@ -2,8 +2,10 @@
 //! global-norm gradient clipping.
 
 pub mod ppo;
+pub mod target;
 
 pub use ppo::{Ppo, PpoConfig, PpoTraining};
+pub use target::OnlineTarget;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
