@@ -55,9 +55,10 @@ enum HeadLayer {
 
 impl HeadLayer {
     fn new(d_input: usize, d_output: usize, head: &QHeadConfig, device: &Device) -> HeadLayer {
-        match head.noisy {
-            true => HeadLayer::Noisy(NoisyLinear::new(d_input, d_output, head.sigma0, device)),
-            false => HeadLayer::Plain(LinearConfig::new(d_input, d_output).init(device)),
+        if head.noisy {
+            HeadLayer::Noisy(NoisyLinear::new(d_input, d_output, head.sigma0, device))
+        } else {
+            HeadLayer::Plain(LinearConfig::new(d_input, d_output).init(device))
         }
     }
 
@@ -169,13 +170,14 @@ impl QNetwork {
         if head.num_atoms == 0 {
             return Err("training.num_atoms must be at least 1".into());
         }
-        if head.num_atoms > 1 && !(head.v_min < head.v_max) {
+        let ordered = head.v_min < head.v_max; // false with a NaN too
+        if head.num_atoms > 1 && !ordered {
             return Err(format!("training.v_min ({}) must be below v_max ({})", head.v_min, head.v_max));
         }
         if head.hiddens.contains(&0) {
             return Err(format!("training.hiddens must be positive sizes, got {:?}", head.hiddens));
         }
-        if head.noisy && !(head.sigma0 >= 0.0) {
+        if head.noisy && (head.sigma0.is_nan() || head.sigma0 < 0.0) {
             return Err(format!("training.sigma0 must be non-negative, got {}", head.sigma0));
         }
         let torso = Torso::new(model, observation_space, device)?;

@@ -38,7 +38,7 @@ pub struct NStepReference {
 
 /// The CPU specification. `rewards`, `terminated`, `truncated` are `[B, n]` row-major (flags 0 or 1).
 pub fn nstep_reference(rewards: &[f32], terminated: &[f32], truncated: &[f32], n: usize, gamma: f64) -> NStepReference {
-    assert!(n > 0 && rewards.len() % n == 0, "rewards must be [B, n] with n ≥ 1");
+    assert!(n > 0 && rewards.len().is_multiple_of(n), "rewards must be [B, n] with n ≥ 1");
     assert!(terminated.len() == rewards.len() && truncated.len() == rewards.len());
     let mut out = NStepReference { returns: Vec::new(), discounts: Vec::new(), last: Vec::new() };
     for row in 0..rewards.len() / n {

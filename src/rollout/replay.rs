@@ -10,8 +10,8 @@
 //!
 //! Which slots start windows is the [`Ring`]'s arithmetic: the kept rows less the newest n − 1.
 //!
-//! Pixel observations can be stored as u8 packed 4 per i32 word ([`ObsStorage::PackedU8`], see
-//! [`super::obs`]) and are scaled to f32 / 255 when sampled.
+//! Pixel observations can be stored as u8 packed 4 per i32 word ([`ObsStorage::PackedU8`]) and are scaled to
+//! f32 / 255 when sampled.
 
 use super::obs::{ObsStorage, StoredObs};
 use super::ring::{Pushed, Ring};
