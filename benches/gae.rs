@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use myriad::envs::Device;
-use myriad::returns::{Gae, GaeInputs, GaeParams};
+use myriad::returns::{Gae, GaeBuffers, GaeParams};
 use std::time::{Duration, Instant};
 
 fn gae(c: &mut Criterion) {
@@ -28,7 +28,7 @@ fn gae(c: &mut Criterion) {
         let mut adv = device.zeros("advantages", plane).unwrap();
         let mut ret = device.zeros("returns", plane).unwrap();
         let kernel = Gae::new(device, t, n, GaeParams::default()).unwrap();
-        let inputs = GaeInputs { rewards: &rewards, values: &vals, dones: &dones, final_values: &fv, last_values: &lv };
+        let inputs = GaeBuffers { rewards: &rewards, values: &vals, dones: &dones, final_values: &fv, last_values: &lv };
         group.bench_function(BenchmarkId::new(device.backend().name(), format!("{t}x{n}")), |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();

@@ -1,21 +1,26 @@
-//! Checkpoints: a folder holding the model (`model.bpk`, burnpack), the optimiser state (`optimizer.bpk`), the
-//! config (`config.toml`), the counters with the envs' state (`state.json`) and, for Atari, every emulator's
-//! state with its frame stack (`atari.json`). A run resumed from one continues exactly as the uninterrupted run
-//! would have (Atari with sticky actions: up to the first sticky draw, see `myriad_atari::ale::EmulatorState`).
+//! Checkpoints, written once for every algorithm: a folder holding the config (`config.toml`), the manifest with
+//! the counters and the envs' state (`state.json`: format, algorithm, env id and spaces), the learner's files
+//! (`model.bpk` and `optimizer.bpk`, burnpack, plus whatever else the algorithm keeps) and, for Atari, every
+//! emulator's state with its frame stack (`atari.json`). A run resumed from one continues exactly as the
+//! uninterrupted run would have (Atari with sticky actions: up to the first sticky draw, see
+//! `myriad_atari::ale::EmulatorState`).
 //!
 //! Writes are atomic: the new checkpoint is written beside the old one, synced, and swapped in by renames, so a
 //! crash at any point leaves the previous checkpoint (`checkpoint`, or `checkpoint.old` mid-swap) intact.
 
-use crate::algo::ppo::{Ppo, PpoConfig, Progress};
+use crate::algo::ppo::ppo_model;
+use crate::algo::dqn::{q_network, QPolicy};
+use crate::algo::{Algorithm, DqnTraining, PpoTraining, Training};
+use crate::runners::{self, Bridge, EvalSummary};
+use crate::config::AlgorithmConfig;
 use crate::envs::{BatchSnapshot, Space};
 use crate::Error;
 use burn::module::Module;
-use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// `state.json`.
 #[derive(Serialize, Deserialize)]
@@ -25,12 +30,12 @@ struct State {
     env: String,
     observation_space: Space,
     action_space: Space,
-    progress: Progress,
+    progress: serde_json::Value,
     envs: BatchSnapshot,
 }
 
-/// Writes `ppo`'s checkpoint as `<run_dir>/checkpoint`, replacing the previous one atomically. Returns its path.
-pub fn save(ppo: &Ppo, run_dir: &Path) -> Result<PathBuf, Error> {
+/// Writes `algo`'s checkpoint as `<run_dir>/checkpoint`, replacing the previous one atomically. Returns its path.
+pub fn save(algo: &dyn Algorithm, run_dir: &Path) -> Result<PathBuf, Error> {
     let io = |what: &str, e: &dyn std::fmt::Display| Error::Io(format!("writing a checkpoint ({what}): {e}"));
     let final_dir = run_dir.join("checkpoint");
     let tmp = run_dir.join(format!("checkpoint.tmp-{}", std::process::id()));
@@ -39,29 +44,28 @@ pub fn save(ppo: &Ppo, run_dir: &Path) -> Result<PathBuf, Error> {
         fs::remove_dir_all(&tmp).map_err(|e| io("clearing a stale temporary folder", &e))?;
     }
     fs::create_dir_all(&tmp).map_err(|e| io("creating the folder", &e))?;
-    ppo.model.clone().into_record().save(tmp.join("model.bpk")).map_err(|e| io("model.bpk", &e))?;
-    ppo.optimizer.save(tmp.join("optimizer.bpk")).map_err(|e| io("optimizer.bpk", &e))?;
-    let config = crate::config::to_toml(&ppo.config).map_err(|e| io("config.toml", &e))?;
-    fs::write(tmp.join("config.toml"), config).map_err(|e| io("config.toml", &e))?;
-    let spec = ppo.env.spec();
+    let mut files = algo.save_learner(&tmp)?;
+    fs::write(tmp.join("config.toml"), algo.config_toml()?).map_err(|e| io("config.toml", &e))?;
+    let envs = algo.runner().envs();
+    let spec = envs.spec();
     let state = State {
         format: FORMAT,
-        algorithm: "PPO".into(),
+        algorithm: algo.name().into(),
         env: spec.id.clone(),
         observation_space: spec.observation_space.clone(),
         action_space: spec.action_space.clone(),
-        progress: ppo.progress.clone(),
-        envs: ppo.env.snapshot()?,
+        progress: algo.progress_json(),
+        envs: envs.snapshot()?,
     };
     let json = serde_json::to_vec(&state).map_err(|e| io("state.json", &e))?;
     fs::write(tmp.join("state.json"), json).map_err(|e| io("state.json", &e))?;
-    let mut files = vec!["model.bpk", "optimizer.bpk", "config.toml", "state.json"];
-    if let Some(atari) = ppo.env.atari_json()? {
+    files.extend(["config.toml".to_string(), "state.json".to_string()]);
+    if let Some(atari) = envs.atari_json()? {
         fs::write(tmp.join("atari.json"), atari).map_err(|e| io("atari.json", &e))?;
-        files.push("atari.json");
+        files.push("atari.json".into());
     }
     for name in files {
-        fs::File::open(tmp.join(name)).and_then(|f| f.sync_all()).map_err(|e| io(name, &e))?;
+        fs::File::open(tmp.join(&name)).and_then(|f| f.sync_all()).map_err(|e| io(&name, &e))?;
     }
     if final_dir.exists() {
         if old.exists() {
@@ -90,32 +94,57 @@ pub fn locate(path: &Path) -> Result<PathBuf, Error> {
     )))
 }
 
-/// Reads the config a checkpoint was trained with.
-pub fn load_config(path: &Path) -> Result<PpoConfig, Error> {
+fn read_state(dir: &Path) -> Result<State, Error> {
+    let corrupt = |e: &dyn std::fmt::Display| {
+        Error::Checkpoint(format!("{} is unreadable or corrupt (state.json): {e}", dir.display()))
+    };
+    let bytes = fs::read(dir.join("state.json")).map_err(|e| corrupt(&e))?;
+    let state: State = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
+    if state.format != FORMAT {
+        return Err(Error::Checkpoint(format!(
+            "{} has checkpoint format {}, this Myriad reads format {FORMAT}",
+            dir.display(),
+            state.format
+        )));
+    }
+    Ok(state)
+}
+
+/// The algorithm (RLlib's name, e.g. `PPO`, `DQN`) whose checkpoint `path` holds.
+pub fn algorithm_of(path: &Path) -> Result<String, Error> {
     let dir = locate(path)?;
+    Ok(read_state(&dir)?.algorithm)
+}
+
+/// Reads the config a checkpoint was trained with.
+pub fn load_config<T: Training>(path: &Path) -> Result<AlgorithmConfig<T>, Error> {
+    let dir = locate(path)?;
+    check_algorithm::<T>(&dir, &read_state(&dir)?)?;
     let text = fs::read_to_string(dir.join("config.toml"))
         .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.join("config.toml").display())))?;
     crate::config::from_toml(&text)
         .map_err(|e| Error::Checkpoint(format!("{}: {e}", dir.join("config.toml").display())))
 }
 
-/// Builds the run `config` describes and loads the checkpoint at `path` into it. The checkpoint must come from
-/// the same env id and spaces.
-pub fn restore(path: &Path, config: &PpoConfig) -> Result<Ppo, Error> {
-    let dir = locate(path)?;
-    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
-        Error::Checkpoint(format!("{} is unreadable or corrupt ({what}): {e}", dir.display()))
-    };
-    let bytes = fs::read(dir.join("state.json")).map_err(|e| corrupt("state.json", &e))?;
-    let state: State = serde_json::from_slice(&bytes).map_err(|e| corrupt("state.json", &e))?;
-    if state.format != FORMAT || state.algorithm != "PPO" {
+fn check_algorithm<T: Training>(dir: &Path, state: &State) -> Result<(), Error> {
+    if state.algorithm != T::NAME {
         return Err(Error::Checkpoint(format!(
-            "{} holds a {} checkpoint of format {}, expected PPO format {FORMAT}",
+            "{} holds a {} run, not a {} one: resume it with `myriad train {}`",
             dir.display(),
             state.algorithm,
-            state.format
+            T::NAME,
+            state.algorithm.to_lowercase()
         )));
     }
+    Ok(())
+}
+
+/// Builds the run `config` describes and loads the checkpoint at `path` into it. The checkpoint must come from
+/// the same algorithm, env id and spaces.
+pub fn restore<T: Training>(path: &Path, config: &AlgorithmConfig<T>) -> Result<T::Algo, Error> {
+    let dir = locate(path)?;
+    let state = read_state(&dir)?;
+    check_algorithm::<T>(&dir, &state)?;
     if state.env != config.environment.env {
         return Err(Error::Checkpoint(format!(
             "{} was trained on {}, not {}",
@@ -124,8 +153,8 @@ pub fn restore(path: &Path, config: &PpoConfig) -> Result<Ppo, Error> {
             config.environment.env
         )));
     }
-    let mut ppo = config.build()?;
-    let spec = ppo.env.spec().clone();
+    let mut algo = T::build(config)?;
+    let spec = algo.env_spec().clone();
     if spec.observation_space != state.observation_space || spec.action_space != state.action_space {
         return Err(Error::Checkpoint(format!(
             "{} has observation space {} and action space {}, but this {} has {} and {}",
@@ -137,25 +166,72 @@ pub fn restore(path: &Path, config: &PpoConfig) -> Result<Ppo, Error> {
             spec.action_space
         )));
     }
-    let record = ModuleRecord::load(dir.join("model.bpk")).map_err(|e| corrupt("model.bpk", &e))?;
-    ppo.model = ppo.model.clone().try_load_record(record).map_err(|e| corrupt("model.bpk", &e))?;
-    let optimizer_record =
-        burn::optim::OptimizerRecord::load(dir.join("optimizer.bpk")).map_err(|e| corrupt("optimizer.bpk", &e))?;
-    ppo.optimizer = ppo.optimizer.clone().load_record(optimizer_record);
-    if state.envs.num_envs != ppo.sizes().num_envs {
+    algo.load_learner(&dir)?;
+    let num_envs = algo.runner().num_envs();
+    if state.envs.num_envs != num_envs {
         return Err(Error::Checkpoint(format!(
             "{} was taken with {} envs; resume with the same number (env_runners.num_envs_per_env_runner)",
             dir.display(),
             state.envs.num_envs
         )));
     }
+    let seed = algo.seed();
+    let envs = algo.runner_mut().envs_mut();
     let atari = dir.join("atari.json");
     if atari.is_file() {
-        let json = fs::read(&atari).map_err(|e| corrupt("atari.json", &e))?;
-        ppo.env.load_atari_json(&json).map_err(|e| corrupt("atari.json", &e))?;
+        let corrupt = |e: &dyn std::fmt::Display| {
+            Error::Checkpoint(format!("{} is unreadable or corrupt (atari.json): {e}", dir.display()))
+        };
+        let json = fs::read(&atari).map_err(|e| corrupt(&e))?;
+        envs.load_atari_json(&json).map_err(|e| corrupt(&e))?;
     } else {
-        ppo.env.restore(config.debugging.seed, &state.envs)?;
+        envs.restore(seed, &state.envs)?;
     }
-    ppo.progress = state.progress;
-    Ok(ppo)
+    algo.set_progress_json(state.progress)?;
+    Ok(algo)
+}
+
+/// Plays `episodes` episodes with the policy of the checkpoint at `path` (on `backend`, default the run's own),
+/// loading only the policy's weights: no optimiser state and no training envs. Returns the env id and the
+/// summary.
+pub fn evaluate(
+    path: &Path,
+    backend: Option<crate::envs::Backend>,
+    episodes: usize,
+    explore: bool,
+    seed: u64,
+) -> Result<(String, EvalSummary), Error> {
+    let dir = locate(path)?;
+    let state = read_state(&dir)?;
+    match state.algorithm.as_str() {
+        "PPO" => {
+            let mut config = load_config::<PpoTraining>(&dir)?;
+            if let Some(backend) = backend {
+                config.resources.backend = backend;
+            }
+            let bridge = Bridge::new(&config.resources)?;
+            let model = ppo_model(&config, &state.observation_space, &state.action_space, &bridge)?;
+            let model = crate::model::load_weights(model, &dir)?;
+            let summary = runners::evaluate(&model.valid(), &config.environment, &bridge, episodes, explore, seed)?;
+            Ok((state.env, summary))
+        }
+        "DQN" => {
+            let mut config = load_config::<DqnTraining>(&dir)?;
+            if let Some(backend) = backend {
+                config.resources.backend = backend;
+            }
+            let bridge = Bridge::new(&config.resources)?;
+            let net = q_network(&config, &state.observation_space, &state.action_space, &bridge)?;
+            let net = crate::model::load_weights(net, &dir)?.valid();
+            let epsilon = config.training.epsilon.value_at(u64::MAX);
+            let policy = QPolicy { net, epsilon };
+            let summary = runners::evaluate(&policy, &config.environment, &bridge, episodes, explore, seed)?;
+            Ok((state.env, summary))
+        }
+        other => Err(Error::Checkpoint(format!(
+            "{} holds a run of `{}`, an algorithm this Myriad does not know",
+            dir.display(),
+            crate::algo::clip(other, 100)
+        ))),
+    }
 }

@@ -23,3 +23,4 @@ pub mod runners;
 pub mod tuned;
 
 pub use error::{Error, Result};
+pub use runners::register_env;

@@ -1,7 +1,8 @@
-//! A training run as the CLI drives it: iterate until a stop criterion, log every result, checkpoint
-//! periodically and at the end (also on Ctrl-C), and never checkpoint a model whose loss went non-finite.
+//! A training run as the CLI drives it, written once for every algorithm: iterate until a stop criterion, log
+//! every result, checkpoint periodically and at the end (also on Ctrl-C), and never checkpoint a model whose loss
+//! went non-finite.
 
-use crate::algo::{Ppo, TrainResult};
+use crate::algo::{Algorithm, TrainResult};
 use crate::metrics::RunLog;
 use crate::{checkpoint, Error};
 use serde::{Deserialize, Serialize};
@@ -60,15 +61,15 @@ pub struct RunSummary {
 
 /// The return a stop reward is compared with: the latest evaluation mean when evaluation is on, else the
 /// training mean.
-pub fn tracked_return(ppo: &Ppo, result: &TrainResult, last_eval: Option<f64>) -> Option<f64> {
-    if ppo.config().evaluation.evaluation_interval > 0 {
+pub fn tracked_return(algo: &dyn Algorithm, result: &TrainResult, last_eval: Option<f64>) -> Option<f64> {
+    if algo.evaluation_config().evaluation_interval > 0 {
         last_eval
     } else {
         result.episode_return_mean
     }
 }
 
-pub fn run(ppo: &mut Ppo, mut options: RunOptions) -> Result<RunSummary, Error> {
+pub fn run(algo: &mut dyn Algorithm, mut options: RunOptions) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let mut log = match &options.out {
         Some(dir) => Some(RunLog::open(dir)?),
@@ -78,7 +79,7 @@ pub fn run(ppo: &mut Ppo, mut options: RunOptions) -> Result<RunSummary, Error> 
     let mut checkpoint_path = None;
     let stop = options.stop.clone();
     let stopped_by = loop {
-        let result = ppo.train()?;
+        let result = algo.train()?;
         if result.evaluation_episode_return_mean.is_some() {
             last_eval = result.evaluation_episode_return_mean;
         }
@@ -86,7 +87,7 @@ pub fn run(ppo: &mut Ppo, mut options: RunOptions) -> Result<RunSummary, Error> 
             log.log(&result)?;
         }
         (options.on_result)(&result, &stop);
-        let tracked = tracked_return(ppo, &result, last_eval);
+        let tracked = tracked_return(algo, &result, last_eval);
         let reason = if stop.episode_return_mean.is_some_and(|r| tracked.is_some_and(|t| t >= r)) {
             Some("reward")
         } else if stop.num_env_steps_sampled_lifetime.is_some_and(|s| result.num_env_steps_sampled_lifetime >= s) {
@@ -104,7 +105,7 @@ pub fn run(ppo: &mut Ppo, mut options: RunOptions) -> Result<RunSummary, Error> 
             options.checkpoint_frequency > 0 && result.training_iteration % options.checkpoint_frequency == 0;
         if let Some(dir) = &options.out {
             if periodic || reason.is_some() {
-                checkpoint_path = Some(checkpoint::save(ppo, dir)?);
+                checkpoint_path = Some(checkpoint::save(algo, dir)?);
             }
         }
         if let Some(reason) = reason {

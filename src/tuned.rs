@@ -1,31 +1,62 @@
-//! Tuned configs shipped with Myriad (`tuned/*.toml`, embedded in the binary): the config `myriad train` uses for
-//! an env when no `--config` is given. Each file holds a `PpoConfig` plus an optional `[stop]` table.
+//! Tuned configs shipped with Myriad (`tuned/*.toml`, embedded in the binary): the config `myriad train <algo>`
+//! uses for an env when no `--config` is given, found by (algorithm, env). Each file holds an algorithm's config
+//! plus an optional `[stop]` table.
 
-use crate::algo::PpoConfig;
+use crate::algo;
+use crate::config::AlgorithmConfig;
 use crate::run::Stop;
 use crate::Error;
+use serde::de::DeserializeOwned;
 
-/// (env id, file name, contents).
-pub const TUNED: &[(&str, &str, &str)] = &[
-    ("CartPole-v1", "cartpole-ppo.toml", include_str!("../tuned/cartpole-ppo.toml")),
-    ("Acrobot-v1", "acrobot-ppo.toml", include_str!("../tuned/acrobot-ppo.toml")),
-    ("Pendulum-v1", "pendulum-ppo.toml", include_str!("../tuned/pendulum-ppo.toml")),
-    ("FrozenLake-v1", "frozenlake-ppo.toml", include_str!("../tuned/frozenlake-ppo.toml")),
-    ("ALE/Pong-v5", "pong-ppo.toml", include_str!("../tuned/pong-ppo.toml")),
-];
-
-/// The embedded tuned config for `env`, if there is one.
-pub fn for_env(env: &str) -> Option<(&'static str, &'static str)> {
-    TUNED.iter().find(|(id, _, _)| *id == env).map(|(_, name, text)| (*name, *text))
+/// A tuned config: the algorithm's command name, the env id, the file name and its contents.
+pub struct Tuned {
+    pub algo: &'static str,
+    pub env: &'static str,
+    pub file: &'static str,
+    pub text: &'static str,
 }
 
-/// Parses a run file: a `PpoConfig` in TOML with an optional `[stop]` table. Unknown keys are errors.
-pub fn parse(text: &str, origin: &str) -> Result<(PpoConfig, Stop), Error> {
+macro_rules! tuned {
+    ($algo:literal, $env:literal, $file:literal) => {
+        Tuned { algo: $algo, env: $env, file: $file, text: include_str!(concat!("../tuned/", $file)) }
+    };
+}
+
+/// Every tuned config.
+pub const TUNED: &[Tuned] = &[
+    tuned!("ppo", "CartPole-v1", "cartpole-ppo.toml"),
+    tuned!("ppo", "Acrobot-v1", "acrobot-ppo.toml"),
+    tuned!("ppo", "Pendulum-v1", "pendulum-ppo.toml"),
+    tuned!("ppo", "FrozenLake-v1", "frozenlake-ppo.toml"),
+    tuned!("ppo", "ALE/Pong-v5", "pong-ppo.toml"),
+    tuned!("dqn", "CartPole-v1", "cartpole-dqn.toml"),
+    tuned!("dqn", "Acrobot-v1", "acrobot-dqn.toml"),
+    tuned!("dqn", "MountainCar-v0", "mountaincar-dqn.toml"),
+    tuned!("rainbow", "CartPole-v1", "cartpole-rainbow.toml"),
+];
+
+/// The embedded tuned config of `algo` (its command name: `ppo`, `dqn`, ...) for `env`, if there is one.
+pub fn find(algo: &str, env: &str) -> Option<&'static Tuned> {
+    TUNED.iter().find(|t| t.algo == algo && t.env == env)
+}
+
+/// Parses a run file: a config of type `C` in TOML with an optional `[stop]` table. Unknown keys are errors; a
+/// `training` key of another algorithm names the algorithm it belongs to.
+pub fn parse<T: algo::Training>(text: &str, origin: &str) -> Result<(AlgorithmConfig<T>, Stop), Error> {
     let mut table: toml::Table = text.parse().map_err(|e| Error::Config(format!("{origin}: {e}")))?;
     let stop = match table.remove("stop") {
         Some(value) => value.try_into().map_err(|e| Error::Config(format!("{origin}: [stop]: {e}")))?,
         None => Stop::default(),
     };
-    let config = toml::Value::Table(table).try_into().map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+    if let Some(toml::Value::Table(training)) = table.get("training") {
+        for key in training.keys() {
+            algo::check_training_key::<T>(key).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+        }
+    }
+    let config = parse_table(table).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
     Ok((config, stop))
+}
+
+fn parse_table<C: DeserializeOwned>(table: toml::Table) -> Result<C, String> {
+    toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| e.to_string().trim_end().to_string())
 }

@@ -5,7 +5,7 @@
 #![cfg(feature = "atari")]
 
 use burn::tensor::{Tensor, TensorData};
-use myriad::algo::PpoConfig;
+use myriad::algo::{Algorithm, PpoConfig};
 use myriad::config::{apply_overrides, ResourcesConfig};
 use myriad::envs::{Backend, EnvConfig};
 use myriad::runners::{Bridge, Envs};
@@ -13,7 +13,7 @@ use myriad::tuned;
 
 /// The tuned Pong config shrunk to a few seconds: 2 envs × 16 steps, one epoch of two minibatches.
 fn small_pong(extra: &[&str]) -> PpoConfig {
-    let (config, _) = tuned::parse(tuned::for_env("ALE/Pong-v5").unwrap().1, "pong").unwrap();
+    let (config, _): (PpoConfig, _) = tuned::parse(tuned::find("ppo", "ALE/Pong-v5").unwrap().text, "pong").unwrap();
     let mut overrides: Vec<String> = [
         "env_runners.num_envs_per_env_runner=2",
         "env_runners.rollout_fragment_length=16",
@@ -36,10 +36,10 @@ fn tuned_pong_config_trains_with_the_nature_and_impala_cnns() {
         for i in 1..=2u64 {
             let r = ppo.train().unwrap();
             assert_eq!(r.num_env_steps_sampled_lifetime, 32 * i);
-            assert!(r.learner.total_loss.is_finite(), "{extra:?}: {r:?}");
+            assert!(r.learner.ppo().unwrap().total_loss.is_finite(), "{extra:?}: {r:?}");
             // Six actions, a near-uniform initial policy.
-            assert!(r.learner.entropy > 1.7 && r.learner.entropy <= 6f64.ln() + 1e-4, "{extra:?}: {r:?}");
-            assert!(r.learner.gradients_global_norm > 0.0);
+            assert!(r.learner.ppo().unwrap().entropy > 1.7 && r.learner.ppo().unwrap().entropy <= 6f64.ln() + 1e-4, "{extra:?}: {r:?}");
+            assert!(r.learner.ppo().unwrap().gradients_global_norm > 0.0);
         }
         // The update moved the weights: the value of a fixed frame stack changed.
         let device = burn::tensor::Device::flex();

@@ -194,7 +194,38 @@ fn train_ends_with_the_json_line_and_evaluate_reads_its_checkpoint() {
     let out = myriad(&["train", "ppo", "--env", "Acrobot-v1", "--resume", &out_dir]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("trained on CartPole-v1"), "{}", stderr(&out));
+    // A PPO checkpoint does not resume as DQN.
+    let out = myriad(&["train", "dqn", "--resume", &out_dir]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("holds a PPO run") && stderr(&out).contains("myriad train ppo"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn train_lists_its_algorithms_and_dqn_and_rainbow_train_and_evaluate() {
+    let out = myriad(&["train", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for algo in ["ppo", "dqn", "rainbow"] {
+        assert!(help.contains(algo), "{help}");
+    }
+    for algo in ["dqn", "rainbow"] {
+        let dir = temp_dir(algo);
+        let out_dir = dir.display().to_string();
+        let out = myriad(&["train", algo, "--env", "CartPole-v1", "--stop-timesteps", "1024", "--out", &out_dir, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("tuned/cartpole-{algo}.toml")), "{}", stderr(&out));
+        let last: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap()).unwrap();
+        assert_eq!(last["env_steps"], 1024);
+        let line = std::fs::read_to_string(dir.join("progress.jsonl")).unwrap();
+        let first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        assert!(first["learners/default_policy"].get("curr_epsilon").is_some(), "{first}");
+        let out = myriad(&["evaluate", "--checkpoint", &out_dir, "--episodes", "4", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["episodes"], 4);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 #[test]
@@ -207,6 +238,14 @@ fn train_and_evaluate_reject_bad_input_clearly() {
         (&["train", "ppo", "--env", "CartPole-v1", "--num-envs", "0"], "num_envs_per_env_runner"),
         (&["train", "ppo", "--config", "/nonexistent/ppo.toml"], "/nonexistent/ppo.toml"),
         (&["evaluate", "--checkpoint", "/nonexistent/run"], "no checkpoint"),
+        (&["train", "sarsa", "--env", "CartPole-v1"], "known: ppo, dqn, rainbow"),
+        (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.clip_param=0.2"], "belongs to PPO"),
+        (&["train", "ppo", "--env", "CartPole-v1", "--set", "training.n_step=3"], "belongs to DQN"),
+        (&["train", "dqn", "--env", "Pendulum-v1"], "Discrete"),
+        (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.num_atoms=51", "--set", "training.v_min=5",
+           "--set", "training.v_max=5"], "v_min"),
+        (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.replay_buffer_config.capacity=16"], "capacity"),
+        (&["train", "ppo", "--env", "CartPole-v1", "--set", "resources.device=3"], "resources.device"),
     ];
     for (args, needle) in cases {
         let out = myriad(args);

@@ -5,7 +5,7 @@
 mod common;
 
 use myriad::envs::{rng, Device};
-use myriad::returns::{gae_reference, Gae, GaeInputs, GaeParams};
+use myriad::returns::{gae_reference, Gae, GaeBuffers, GaeParams, HostInputs};
 
 /// Random GAE inputs `[T, N]` with terminations, truncations and both, from a counter-based stream.
 struct Rollout {
@@ -44,7 +44,7 @@ fn run(device: &Device, p: GaeParams, t: usize, n: usize, r: &Rollout) -> (Vec<f
     let mut adv = device.zeros("advantages", t * n).unwrap();
     let mut ret = device.zeros("returns", t * n).unwrap();
     let gae = Gae::new(device, t, n, p).unwrap();
-    let inputs = GaeInputs { rewards: &rewards, values: &values, dones: &dones, final_values: &fv, last_values: &lv };
+    let inputs = GaeBuffers { rewards: &rewards, values: &values, dones: &dones, final_values: &fv, last_values: &lv };
     gae.compute(&inputs, &mut adv, &mut ret).unwrap();
     (device.read_f32(&adv).unwrap(), device.read_f32(&ret).unwrap())
 }
@@ -56,18 +56,16 @@ fn gae_matches_the_reference_on_every_device() {
             let r = rollout(t, n, seed);
             let p = GaeParams { gamma: 0.99, lambda: 0.95 };
             let (mut adv, mut ret) = (vec![0.0; t * n], vec![0.0; t * n]);
-            gae_reference(
-                p,
-                t,
-                n,
-                &r.rewards,
-                &r.values,
-                &r.dones,
-                &r.final_values,
-                &r.last_values,
-                &mut adv,
-                &mut ret,
-            );
+            let (terminated, truncated) = r.dones.split_at(t * n);
+            let inputs = HostInputs {
+                rewards: &r.rewards,
+                values: &r.values,
+                terminated,
+                truncated,
+                final_values: &r.final_values,
+                last_values: &r.last_values,
+            };
+            gae_reference(p, t, n, &inputs, &mut adv, &mut ret);
             let (dev_adv, dev_ret) = run(&device, p, t, n, &r);
             for (k, (a, b)) in adv.iter().zip(&dev_adv).chain(ret.iter().zip(&dev_ret)).enumerate() {
                 assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{} [{t}, {n}] #{k}: {a} vs {b}", device.describe());
@@ -109,7 +107,7 @@ fn gae_rejects_bad_shapes_and_params() {
     let mut out = device.zeros("out", 16).unwrap();
     let mut out2 = device.zeros("out", 16).unwrap();
     let inputs =
-        GaeInputs { rewards: &short, values: &short, dones: &short, final_values: &short, last_values: &short };
+        GaeBuffers { rewards: &short, values: &short, dones: &short, final_values: &short, last_values: &short };
     let err = gae.compute(&inputs, &mut out, &mut out2).unwrap_err();
     assert!(err.to_string().contains("rewards has 3 values"), "{err}");
 }

@@ -3,7 +3,7 @@
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::Tensor;
-use myriad::algo::{PpoConfig, TrainResult};
+use myriad::algo::{Algorithm, PpoConfig, PpoStats, TrainResult};
 use myriad::envs::EnvConfig;
 use myriad::run::{run, RunOptions, Stop};
 use myriad::{checkpoint, config, tuned, Error};
@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 fn small_cartpole() -> PpoConfig {
-    let (mut config, _) = tuned::parse(tuned::for_env("CartPole-v1").unwrap().1, "cartpole").unwrap();
+    let (mut config, _): (PpoConfig, _) = tuned::parse(tuned::find("ppo", "CartPole-v1").unwrap().text, "cartpole").unwrap();
     config.env_runners.num_envs_per_env_runner = 8;
     config.env_runners.rollout_fragment_length = 32;
     config.training.minibatch_size = 64;
@@ -36,6 +36,11 @@ fn quiet_run(stop: Stop, dir: &Path, checkpoint_frequency: u64, interrupted: boo
         interrupt: Arc::new(AtomicBool::new(interrupted)),
         on_result: Box::new(|_, _| {}),
     }
+}
+
+/// PPO's learner statistics of a result.
+fn stats(r: &TrainResult) -> &PpoStats {
+    r.learner.ppo().expect("a PPO result")
 }
 
 /// A result with the wall-clock fields zeroed, for comparing runs.
@@ -95,10 +100,10 @@ fn toml_round_trip_overrides_and_unknown_keys() {
     assert!(err.contains("clip"), "{err}");
     let err = config::from_toml::<PpoConfig>("[training]\ngamma = \"high\"\n").unwrap_err();
     assert!(err.contains("gamma"), "{err}");
-    for (env, name, text) in tuned::TUNED {
-        let (config, stop) = tuned::parse(text, name).unwrap();
-        assert_eq!(config.environment.env, *env);
-        assert!(stop.episode_return_mean.is_some(), "{name} has a stop reward");
+    for t in tuned::TUNED.iter().filter(|t| t.algo == "ppo") {
+        let (config, stop): (PpoConfig, _) = tuned::parse(t.text, t.file).unwrap();
+        assert_eq!(config.environment.env, t.env);
+        assert!(stop.episode_return_mean.is_some(), "{} has a stop reward", t.file);
         config.validate().unwrap();
     }
 }
@@ -128,7 +133,7 @@ fn resume_continues_exactly() {
     checkpoint::save(&first, &dir).unwrap();
     drop(first);
     let mut resumed = checkpoint::restore(&dir, &config).unwrap();
-    assert_eq!(resumed.progress().iteration, 2);
+    assert_eq!(resumed.iteration(), 2);
     let third = comparable(resumed.train().unwrap());
     assert_eq!(third, expected[2]);
     let _ = std::fs::remove_dir_all(dir);
@@ -183,7 +188,7 @@ fn non_finite_loss_stops_with_the_last_checkpoint_intact() {
     }
     assert_eq!(std::fs::read(saved.join("model.bpk")).unwrap(), before, "the last good checkpoint is untouched");
     let restored = checkpoint::restore(&dir, &config).unwrap();
-    assert_eq!(restored.progress().iteration, 1);
+    assert_eq!(restored.iteration(), 1);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -221,12 +226,12 @@ fn interrupt_ends_the_run_with_a_checkpoint() {
 
 /// Runs a tuned config with a step budget and returns the best evaluation mean seen.
 fn learn(env: &str, steps: u64, overrides: &[&str]) -> f64 {
-    let (config, _) = tuned::parse(tuned::for_env(env).unwrap().1, env).unwrap();
+    let (config, _): (PpoConfig, _) = tuned::parse(tuned::find("ppo", env).unwrap().text, env).unwrap();
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let config = config::apply_overrides(&config, &overrides).unwrap();
     let mut ppo = config.build().unwrap();
     let mut best = f64::NEG_INFINITY;
-    while ppo.progress().env_steps < steps {
+    while ppo.progress().counters.env_steps < steps {
         let r = ppo.train().unwrap();
         if let Some(e) = r.evaluation_episode_return_mean {
             best = best.max(e);
@@ -293,7 +298,7 @@ fn wgpu_learner_trains_and_moves_bytes_independent_of_n_and_t() {
         for i in 1..=2 {
             let r = ppo.train().unwrap();
             assert_eq!(r.num_env_steps_sampled_lifetime, (n * t * i) as u64);
-            assert!(r.learner.total_loss.is_finite() && r.learner.entropy > 0.0);
+            assert!(stats(&r).total_loss.is_finite() && stats(&r).entropy > 0.0);
             assert!(r.host_to_device_bytes > 0 && r.device_to_host_bytes > 0);
             assert!(r.host_to_device_bytes + r.device_to_host_bytes < 1024, "N={n} T={t}: {r:?}");
             if i > 1 {
@@ -325,7 +330,7 @@ fn wgpu_learner_steps_box_actions() {
     config.training.num_epochs = 1;
     let mut ppo = config.build().unwrap();
     let r = ppo.train().unwrap();
-    assert!(r.learner.total_loss.is_finite());
+    assert!(stats(&r).total_loss.is_finite());
     // Pendulum rewards lie in [-16.3, 0] and its episodes last 200 steps: one per env, summed on the device.
     let mean = r.episode_return_mean.unwrap();
     assert!(r.episodes_this_iter == 4 && (-16.3 * 200.0..=0.0).contains(&mean), "{r:?}");

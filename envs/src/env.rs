@@ -49,8 +49,13 @@ pub trait Env: Send + Sync + Sized + 'static {
 
     /// The WGSL functions of this env (`env_reset`, `env_step`, `env_observe`, `env_random_action`); see
     /// `device/batch_step.wgsl` for the contract.
+    ///
+    /// An env without GPU kernels (a custom env added with [`register`](crate::register), say) sets
+    /// `const WGSL: &'static str = "";` and `const CUDA: &'static str = "";`. It then runs on the CPU backend
+    /// only: `make` on a wgpu or CUDA device is an [`Error::NoKernel`](crate::Error::NoKernel), and
+    /// [`EnvInfo::has_kernel`](crate::EnvInfo::has_kernel) tells a learner so up front.
     const WGSL: &'static str;
-    /// The CUDA C twin of `WGSL`; see `device/batch_step.cu`.
+    /// The CUDA C twin of `WGSL`; see `device/batch_step.cu`. Empty where the env has no CUDA kernel.
     const CUDA: &'static str;
 
     /// Reads the typed params from Gymnasium-style kwargs (`id` picks registered variants such as 8x8 maps).

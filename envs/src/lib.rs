@@ -15,7 +15,8 @@
 //!
 //! Each env is a scalar CPU `reset`/`step` (the [`Env`] trait, the specification) plus WGSL and CUDA kernels
 //! implementing the same step one thread per env. See [`batch`] for the autoreset contract and [`rng`] for how
-//! random numbers are keyed.
+//! random numbers are keyed. Your own env is an [`Env`] added under your own id with [`register`]; one without
+//! GPU kernels runs on the CPU backend.
 
 pub mod batch;
 pub mod classic_control;
@@ -36,7 +37,7 @@ pub use config::EnvConfig;
 pub use device::{Backend, Device, DeviceBuffer};
 pub use env::{Env, EnvSpec};
 pub use error::{Error, Result};
-pub use registry::{make, registered, EnvInfo};
+pub use registry::{make, register, registered, EnvInfo};
 pub use spaces::Space;
 
 impl Device {

@@ -1,34 +1,215 @@
-//! Algorithms, one file each, and what they share: the typed iteration result, the episode-return window and
-//! global-norm gradient clipping.
+//! Algorithms, one file each, and what they share: the [`Algorithm`] trait the run loop, checkpoints and the CLI
+//! drive, the typed iteration result, the episode-return window and global-norm gradient clipping.
 
+pub mod dqn;
 pub mod ppo;
 pub mod target;
 
-pub use ppo::{Ppo, PpoConfig, PpoTraining};
+pub use dqn::{Dqn, DqnConfig, DqnStats, DqnTraining};
+pub use ppo::{Ppo, PpoConfig, PpoStats, PpoTraining};
 pub use target::OnlineTarget;
 
+use crate::config::{AlgorithmConfig, EvaluationConfig};
+use crate::envs::EnvSpec;
+use crate::runners::{EvalSummary, Stream, SyncRunner};
+use crate::Error;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::path::Path;
 
-/// Learner statistics of one iteration, means over its gradient steps (RLlib's `learners/default_policy/...`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LearnerStats {
-    pub total_loss: f64,
-    pub policy_loss: f64,
-    pub vf_loss: f64,
-    pub entropy: f64,
-    pub mean_kl_loss: f64,
-    /// Fraction of samples whose probability ratio left [1 − ε, 1 + ε].
-    pub clip_fraction: f64,
-    pub vf_explained_var: f64,
-    /// Global L2 norm of the gradients before clipping.
-    pub gradients_global_norm: f64,
-    pub curr_kl_coeff: f64,
-    pub curr_entropy_coeff: f64,
-    pub learning_rate: f64,
+/// What the run loop, checkpoints and the CLI need of an algorithm. The algorithm itself (its config, loss and
+/// iteration) is written out in its own file; everything else is shared.
+pub trait Algorithm {
+    /// RLlib's name of the algorithm (`PPO`, `DQN`); checkpoints record it.
+    fn name(&self) -> &'static str;
+    /// One training iteration.
+    fn train(&mut self) -> Result<TrainResult, Error>;
+    /// Plays `episodes` episodes with the current policy on a fresh batch of envs seeded with `seed` (one episode
+    /// per env), greedily or, with `explore`, as in training.
+    fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<EvalSummary, Error>;
+    /// The run's `evaluation` group.
+    fn evaluation_config(&self) -> &EvaluationConfig;
+    /// The run's seed (`debugging.seed`).
+    fn seed(&self) -> u64;
+    /// Iterations trained so far.
+    fn iteration(&self) -> u64;
+    /// The config as TOML, as a checkpoint's `config.toml` keeps it.
+    fn config_toml(&self) -> Result<String, Error>;
+    /// The training envs.
+    fn runner(&self) -> &SyncRunner;
+    /// The training envs, for restoring a checkpoint.
+    fn runner_mut(&mut self) -> &mut SyncRunner;
+    /// The counters that make a run resumable (a checkpoint's `progress`).
+    fn progress_json(&self) -> serde_json::Value;
+    /// Puts saved counters back.
+    fn set_progress_json(&mut self, progress: serde_json::Value) -> Result<(), Error>;
+    /// Writes the learner's files (weights, optimiser state, ...) into `dir` and returns their names.
+    fn save_learner(&self, dir: &Path) -> Result<Vec<String>, Error>;
+    /// Loads the files [`Algorithm::save_learner`] wrote.
+    fn load_learner(&mut self, dir: &Path) -> Result<(), Error>;
+
+    /// The spec of the training envs.
+    fn env_spec(&self) -> &EnvSpec {
+        self.runner().spec()
+    }
+
+    /// Evaluation on envs seeded apart from the training envs and per iteration.
+    fn evaluate(&self, episodes: usize, explore: bool) -> Result<EvalSummary, Error> {
+        self.evaluate_with_seed(episodes, explore, Stream::EvaluationEnvs(self.iteration()).seed(self.seed()))
+    }
+
+    /// The periodic evaluation of [`Algorithm::train`]: every `evaluation_interval` iterations, its mean return
+    /// and seconds.
+    fn periodic_evaluation(&self) -> Result<Option<(f64, f64)>, Error> {
+        let e = self.evaluation_config();
+        if e.evaluation_interval == 0 || !self.iteration().is_multiple_of(e.evaluation_interval as u64) {
+            return Ok(None);
+        }
+        let started = std::time::Instant::now();
+        let summary = self.evaluate(e.evaluation_duration as usize, e.evaluation_explore)?;
+        Ok(Some((summary.return_mean, started.elapsed().as_secs_f64())))
+    }
+}
+
+/// An algorithm's `training` group: what makes an [`AlgorithmConfig`] build that algorithm. Checkpoints, tuned
+/// configs and the CLI are generic over it.
+pub trait Training: Default + Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned {
+    type Algo: Algorithm;
+    /// RLlib's name of the algorithm.
+    const NAME: &'static str;
+    /// Validates the config and makes the envs and the learner.
+    fn build(config: &AlgorithmConfig<Self>) -> Result<Self::Algo, Error>;
+    /// The config a run starts from when no file and no tuned config gives one (`cli`: the command name, for
+    /// algorithms with variants such as `rainbow`).
+    fn defaults_for(cli: &str) -> AlgorithmConfig<Self> {
+        let _ = cli;
+        AlgorithmConfig::default()
+    }
+}
+
+/// One algorithm of the catalogue: its command name (`myriad train <cli>`), RLlib's name, and the keys of its
+/// `training` group.
+pub struct AlgoInfo {
+    pub cli: &'static str,
+    pub name: &'static str,
+    pub summary: &'static str,
+    training_keys: fn() -> Vec<String>,
+}
+
+impl AlgoInfo {
+    /// The field names of this algorithm's `training` group.
+    pub fn training_keys(&self) -> Vec<String> {
+        (self.training_keys)()
+    }
+}
+
+/// The field names of a `training` group, read from its serialised defaults.
+pub fn keys_of<T: Default + Serialize>() -> Vec<String> {
+    match serde_json::to_value(T::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every algorithm `myriad train` runs.
+pub const ALGORITHMS: &[AlgoInfo] = &[
+    AlgoInfo {
+        cli: "ppo",
+        name: "PPO",
+        summary: "Proximal Policy Optimization on batched envs",
+        training_keys: keys_of::<PpoTraining>,
+    },
+    AlgoInfo {
+        cli: "dqn",
+        name: "DQN",
+        summary: "DQN with its Rainbow extensions, each switched by its own key",
+        training_keys: keys_of::<DqnTraining>,
+    },
+    AlgoInfo {
+        cli: "rainbow",
+        name: "DQN",
+        summary: "Rainbow: DQN with every extension on",
+        training_keys: keys_of::<DqnTraining>,
+    },
+];
+
+/// Looks up an algorithm by its command name; an unknown one is an error listing the known ones.
+pub fn lookup(cli: &str) -> Result<&'static AlgoInfo, Error> {
+    ALGORITHMS.iter().find(|a| a.cli == cli).ok_or_else(|| {
+        let known: Vec<&str> = ALGORITHMS.iter().map(|a| a.cli).collect();
+        Error::Config(format!("unknown algorithm `{}`; known: {}", clip(cli, 100), known.join(", ")))
+    })
+}
+
+/// `text` cut to at most `max` characters, for quoting input in messages.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// Checks that `key` is a field of `C`'s `training` group; a key of another algorithm's group is an error that
+/// names that algorithm.
+pub fn check_training_key<T: Training>(key: &str) -> Result<(), String> {
+    let own = ALGORITHMS.iter().find(|a| a.name == T::NAME).map(|a| a.training_keys()).unwrap_or_default();
+    if own.iter().any(|k| k == key) {
+        return Ok(());
+    }
+    let owners: Vec<&str> = ALGORITHMS
+        .iter()
+        .filter(|a| a.name != T::NAME && a.training_keys().iter().any(|k| k == key))
+        .map(|a| a.name)
+        .collect();
+    if owners.is_empty() {
+        return Err(format!("training.{}: no such field of {} (known: {})", clip(key, 100), T::NAME, own.join(", ")));
+    }
+    Err(format!("training.{key} belongs to {}, not to {}", owners.join(" and "), T::NAME))
+}
+
+/// Each algorithm's learner statistics, means over the iteration's gradient steps (RLlib's
+/// `learners/default_policy/...`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LearnerStats {
+    Ppo(PpoStats),
+    Dqn(DqnStats),
+}
+
+impl Default for LearnerStats {
+    fn default() -> Self {
+        LearnerStats::Ppo(PpoStats::default())
+    }
+}
+
+impl LearnerStats {
+    /// The loss the optimiser minimised.
+    pub fn total_loss(&self) -> f64 {
+        match self {
+            LearnerStats::Ppo(s) => s.total_loss,
+            LearnerStats::Dqn(s) => s.total_loss,
+        }
+    }
+
+    /// PPO's statistics, if these are PPO's.
+    pub fn ppo(&self) -> Option<&PpoStats> {
+        match self {
+            LearnerStats::Ppo(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// DQN's statistics, if these are DQN's.
+    pub fn dqn(&self) -> Option<&DqnStats> {
+        match self {
+            LearnerStats::Dqn(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 /// Wall-clock seconds of the iteration's phases.
@@ -41,11 +222,24 @@ pub struct Timers {
     pub training_iteration: f64,
 }
 
+/// The counters every algorithm keeps, saved in checkpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub iteration: u64,
+    pub env_steps: u64,
+    /// Env steps passed through the learner's updates (each sample counted once per update it is in).
+    pub env_steps_trained: u64,
+    pub episodes: u64,
+    pub time_total_s: f64,
+    pub window: EpisodeWindow,
+}
+
 /// What one `train()` call returns. Its JSON form uses RLlib's result keys.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainResult {
     pub training_iteration: u64,
     pub num_env_steps_sampled_lifetime: u64,
+    pub num_env_steps_trained_lifetime: u64,
     pub num_episodes_lifetime: u64,
     /// Episodes finished during this iteration.
     pub episodes_this_iter: u64,
@@ -69,20 +263,23 @@ pub struct TrainResult {
 }
 
 impl TrainResult {
-    pub(crate) fn new(p: &ppo::Progress) -> Self {
-        let (return_mean, len_mean) = p.window.means();
+    /// A result carrying the shared counters after an iteration.
+    pub fn new(c: &Counters, learner: LearnerStats) -> Self {
+        let (return_mean, len_mean) = c.window.means();
         TrainResult {
-            training_iteration: p.iteration,
-            num_env_steps_sampled_lifetime: p.env_steps,
-            num_episodes_lifetime: p.episodes,
+            training_iteration: c.iteration,
+            num_env_steps_sampled_lifetime: c.env_steps,
+            num_env_steps_trained_lifetime: c.env_steps_trained,
+            num_episodes_lifetime: c.episodes,
             episode_return_mean: return_mean,
             episode_len_mean: len_mean,
-            time_total_s: p.time_total_s,
+            learner,
+            time_total_s: c.time_total_s,
             ..Default::default()
         }
     }
 
-    /// The flat `(key, value)` scalars of this result, for CSV and TensorBoard (absent values are NaN).
+/// The flat `(key, value)` scalars of this result, for CSV and TensorBoard (absent values are NaN).
     pub fn scalars(&self) -> Vec<(String, f64)> {
         let mut out = Vec::new();
         flatten("", &serde_json::to_value(self).expect("a result serialises"), &mut out);

@@ -4,19 +4,18 @@
 //! policy, compute advantages with GAE (terminated vs truncated kept apart), run `num_epochs` passes of shuffled
 //! minibatch updates, and reduce the metrics to a handful of scalars that are the only data the host reads.
 
-use crate::algo::{global_norm_clip, EpisodeWindow, TrainResult};
-use crate::config::{
-    DebuggingConfig, EnvRunnersConfig, EnvironmentConfig, EvaluationConfig, ResourcesConfig, Schedule,
-};
-use crate::envs::{EnvConfig, EpisodeStats};
-use crate::model::{ActorCritic, ModelConfig};
-use crate::returns::GaeParams;
-use crate::runners::{self, ActionMap, Bridge, Envs, Noise};
+use crate::algo::{global_norm_clip, Algorithm, Training, Counters, LearnerStats, TrainResult};
+use crate::config::{AlgorithmConfig, EvaluationConfig, Schedule};
+use crate::envs::{EpisodeStats, Space};
+use crate::model::ActorCritic;
+use crate::returns::{GaeParams, ReturnInputs};
+use crate::runners::{self, Bridge, Stream, SyncRunner};
 use crate::Error;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::time::Instant;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -85,63 +84,10 @@ impl Default for PpoTraining {
     }
 }
 
-/// Everything a PPO run needs, grouped as RLlib's `PPOConfig`; loads from and saves to TOML with the same names.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PpoConfig {
-    pub environment: EnvironmentConfig,
-    pub env_runners: EnvRunnersConfig,
-    pub training: PpoTraining,
-    pub rl_module: ModelConfig,
-    pub evaluation: EvaluationConfig,
-    pub resources: ResourcesConfig,
-    pub debugging: DebuggingConfig,
-}
+/// Everything a PPO run needs, grouped as RLlib's `PPOConfig`: the shared groups plus [`PpoTraining`].
+pub type PpoConfig = AlgorithmConfig<PpoTraining>;
 
 impl PpoConfig {
-    pub fn environment(mut self, env: &str, env_config: EnvConfig) -> Self {
-        self.environment.env = env.to_string();
-        self.environment.env_config = match env_config.to_json() {
-            serde_json::Value::Object(map) => map,
-            _ => Default::default(),
-        };
-        self
-    }
-
-    pub fn env_runners(mut self, num_envs: usize, rollout_fragment_length: usize) -> Self {
-        self.env_runners = EnvRunnersConfig { num_envs_per_env_runner: num_envs, rollout_fragment_length };
-        self
-    }
-
-    pub fn training(mut self, training: PpoTraining) -> Self {
-        self.training = training;
-        self
-    }
-
-    pub fn rl_module(mut self, model: ModelConfig) -> Self {
-        self.rl_module = model;
-        self
-    }
-
-    pub fn evaluation(mut self, interval: u32, duration: u32, explore: bool) -> Self {
-        self.evaluation = EvaluationConfig {
-            evaluation_interval: interval,
-            evaluation_duration: duration,
-            evaluation_explore: explore,
-        };
-        self
-    }
-
-    pub fn resources(mut self, backend: crate::envs::Backend, device: usize) -> Self {
-        self.resources = ResourcesConfig { backend, device };
-        self
-    }
-
-    pub fn debugging(mut self, seed: u64) -> Self {
-        self.debugging = DebuggingConfig { seed };
-        self
-    }
-
     /// Validates the config, makes the envs and the model on the configured device.
     pub fn build(&self) -> Result<Ppo, Error> {
         let sizes = self.validate()?;
@@ -150,12 +96,10 @@ impl PpoConfig {
 
     /// Checks every value and derives the batch sizes (never written back into the config).
     pub fn validate(&self) -> Result<Sizes, Error> {
+        self.validate_shared()?;
         let bad = |msg: String| Err(Error::Config(msg));
         let t = &self.training;
         let n = self.env_runners.num_envs_per_env_runner;
-        if n == 0 {
-            return bad("env_runners.num_envs_per_env_runner must be at least 1".into());
-        }
         let horizon = match self.env_runners.rollout_fragment_length {
             0 => {
                 if t.train_batch_size < n {
@@ -195,9 +139,6 @@ impl PpoConfig {
                 return bad(format!("{name} = {v} is outside [{lo}, {hi}]"));
             }
         }
-        if self.evaluation.evaluation_interval > 0 && self.evaluation.evaluation_duration == 0 {
-            return bad("evaluation.evaluation_duration must be at least 1 episode when evaluation is on".into());
-        }
         Ok(Sizes { num_envs: n, horizon, batch, minibatch: t.minibatch_size, minibatches: batch / t.minibatch_size })
     }
 }
@@ -219,27 +160,42 @@ pub struct Sizes {
 // Learner
 // ---------------------------------------------------------------------------------------------------------------
 
+/// PPO's learner statistics of one iteration, means over its gradient steps.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PpoStats {
+    pub total_loss: f64,
+    pub policy_loss: f64,
+    pub vf_loss: f64,
+    pub entropy: f64,
+    pub mean_kl_loss: f64,
+    /// Fraction of samples whose probability ratio left [1 − ε, 1 + ε].
+    pub clip_fraction: f64,
+    pub vf_explained_var: f64,
+    /// Global L2 norm of the gradients before clipping.
+    pub gradients_global_norm: f64,
+    pub curr_kl_coeff: f64,
+    pub curr_entropy_coeff: f64,
+    pub learning_rate: f64,
+}
+
 /// Counters that, with the model and optimiser, make a run resumable.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
-    pub iteration: u64,
-    pub env_steps: u64,
-    pub episodes: u64,
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// The adaptive KL coefficient.
     pub kl_coeff: f64,
-    pub time_total_s: f64,
-    pub window: EpisodeWindow,
 }
 
 /// A PPO run: envs, model, optimiser and counters on one device.
 pub struct Ppo {
-    pub(crate) config: PpoConfig,
+    config: PpoConfig,
     sizes: Sizes,
-    pub(crate) env: Envs,
+    runner: SyncRunner,
     bridge: Bridge,
-    actions: ActionMap,
-    pub(crate) model: ActorCritic,
-    pub(crate) optimizer: ModuleOptimizer,
-    pub(crate) progress: Progress,
+    model: ActorCritic,
+    optimizer: ModuleOptimizer,
+    progress: Progress,
 }
 
 /// One step of the rollout, as tensors on the learner's device.
@@ -278,19 +234,14 @@ struct LossStats {
 
 impl Ppo {
     fn new(config: PpoConfig, sizes: Sizes) -> Result<Self, Error> {
-        let env_config = EnvConfig::from_json(&serde_json::Value::Object(config.environment.env_config.clone()))?;
         let bridge = Bridge::new(&config.resources)?;
         let seed = config.debugging.seed;
-        let env = Envs::make(&config.environment.env, &env_config, sizes.num_envs, bridge.env_device(), seed)?;
-        let spec = env.spec().clone();
-        let actions = ActionMap::new(&spec.action_space, &config.environment, bridge.device())?;
-        let model = config
-            .rl_module
-            .init(&spec.observation_space, &spec.action_space, bridge.device(), config.debugging.seed)
-            .map_err(|e| Error::Config(format!("rl_module: {e} ({})", spec.id)))?;
+        let runner = SyncRunner::new(&config.environment, sizes.num_envs, &bridge, Stream::TrainingEnvs.seed(seed))?;
+        let spec = runner.spec();
+        let model = ppo_model(&config, &spec.observation_space, &spec.action_space, &bridge)?;
         let optimizer = AdamConfig::new().with_epsilon(1e-5).init();
         let progress = Progress { kl_coeff: config.training.kl_coeff, ..Default::default() };
-        Ok(Self { config, sizes, env, bridge, actions, model, optimizer, progress })
+        Ok(Self { config, sizes, runner, bridge, model, optimizer, progress })
     }
 
     pub fn config(&self) -> &PpoConfig {
@@ -303,10 +254,6 @@ impl Ppo {
 
     pub fn progress(&self) -> &Progress {
         &self.progress
-    }
-
-    pub fn env_spec(&self) -> &crate::envs::EnvSpec {
-        self.env.spec()
     }
 
     pub fn model(&self) -> &ActorCritic {
@@ -326,8 +273,8 @@ impl Ppo {
         let Sizes { horizon, batch: b, minibatch: m, minibatches, .. } = self.sizes;
         // Every random draw of this iteration comes from a stream keyed by (seed, iteration): a resumed run draws
         // the same numbers as an uninterrupted one.
-        let mut noise = Noise::new(self.config.debugging.seed, self.progress.iteration);
-        let env_steps_at_start = self.progress.env_steps;
+        let mut noise = Stream::Iteration(self.progress.counters.iteration).noise(self.config.debugging.seed);
+        let env_steps_at_start = self.progress.counters.env_steps;
         let lr = t.lr.value_at(env_steps_at_start);
         let entropy_coeff = t.entropy_coeff.value_at(env_steps_at_start);
         let dist = self.model.dist().clone();
@@ -336,13 +283,13 @@ impl Ppo {
         let policy = self.model.valid();
         let n = self.sizes.num_envs;
         let eps = self.bridge.noise(&mut noise, dist.noise(), n, horizon)?; // [T·N, width]
-        let mut obs = self.bridge.obs(&mut self.env)?;
+        let mut obs = self.runner.obs(&self.bridge)?;
         let mut rollout = Vec::with_capacity(horizon);
         for step in 0..horizon {
             let out = policy.forward(obs.clone());
             let actions = dist.sample(out.dist_inputs.clone(), eps.clone().narrow(0, step * n, n));
             let log_prob = dist.log_prob(out.dist_inputs.clone(), actions.clone());
-            let next = self.bridge.step(&mut self.env, self.actions.to_env(actions.clone()))?;
+            let next = self.runner.step(&self.bridge, actions.clone())?;
             rollout.push(Transition {
                 obs,
                 actions,
@@ -365,15 +312,17 @@ impl Ppo {
         let cat2 = |f: fn(&Transition) -> Tensor<2>| Tensor::cat(rollout.iter().map(f).collect(), 0);
         let values = cat1(|s| s.value.clone()); // [T·N], time-major
         let final_values = policy.value(cat2(|s| s.final_obs.clone()));
-        let dones = Tensor::cat(vec![cat1(|s| s.terminated.clone()), cat1(|s| s.truncated.clone())], 0); // [2·T·N]
         let (advantages, returns) = self.bridge.gae(
             GaeParams { gamma: t.gamma as f32, lambda: t.lambda_ as f32 },
             (horizon, n),
-            cat1(|s| s.reward.clone()),
-            values.clone(),
-            dones,
-            final_values,
-            last_value,
+            ReturnInputs {
+                rewards: cat1(|s| s.reward.clone()),
+                values: values.clone(),
+                terminated: cat1(|s| s.terminated.clone()),
+                truncated: cat1(|s| s.truncated.clone()),
+                final_values,
+                last_values: last_value,
+            },
         )?;
         let advantages = if t.normalize_advantages {
             let mean = advantages.clone().mean();
@@ -433,7 +382,7 @@ impl Ppo {
         // ---- 4. Metrics: the only device → host read of the iteration ----
         let mut scalars = Vec::from(sums.expect("at least one minibatch"));
         scalars.push(explained_var);
-        scalars.push(self.bridge.episode_sums(&mut self.env)?);
+        scalars.push(self.runner.episode_sums(&self.bridge)?);
         let scalars: Vec<f32> = self.bridge.to_vec(Tensor::cat(scalars, 0))?;
         let mean = |i: usize| scalars[i] as f64 / steps;
         let (total_loss, mean_kl) = (mean(0), mean(4));
@@ -441,7 +390,7 @@ impl Ppo {
             return Err(Error::NonFinite(format!(
                 "the PPO loss became {total_loss} in iteration {}; training stopped (lower training.lr or set \
                  training.grad_clip)",
-                self.progress.iteration + 1
+                self.progress.counters.iteration + 1
             )));
         }
         let kl_coeff_used = self.progress.kl_coeff;
@@ -454,26 +403,30 @@ impl Ppo {
             }
         }
         let episodes = EpisodeStats::from_sums(scalars[8], scalars[9], scalars[10]);
-        self.progress.window.push(episodes.episodes, episodes.return_mean, episodes.length_mean);
-        self.progress.iteration += 1;
-        self.progress.env_steps += b as u64;
-        self.progress.episodes += episodes.episodes;
+        let c = &mut self.progress.counters;
+        c.window.push(episodes.episodes, episodes.return_mean, episodes.length_mean);
+        c.iteration += 1;
+        c.env_steps += b as u64;
+        c.env_steps_trained += (b * t.num_epochs) as u64;
+        c.episodes += episodes.episodes;
         let iteration_s = started.elapsed().as_secs_f64();
-        self.progress.time_total_s += iteration_s;
+        c.time_total_s += iteration_s;
         let (to_device, to_host) = self.bridge.transfers();
-        let mut result = TrainResult::new(&self.progress);
+        let stats = PpoStats {
+            total_loss,
+            policy_loss: mean(1),
+            vf_loss: mean(2),
+            entropy: mean(3),
+            mean_kl_loss: mean_kl,
+            clip_fraction: mean(5),
+            vf_explained_var: scalars[7] as f64,
+            gradients_global_norm: mean(6),
+            curr_kl_coeff: kl_coeff_used,
+            curr_entropy_coeff: entropy_coeff,
+            learning_rate: lr,
+        };
+        let mut result = TrainResult::new(c, LearnerStats::Ppo(stats));
         result.episodes_this_iter = episodes.episodes;
-        result.learner.policy_loss = mean(1);
-        result.learner.vf_loss = mean(2);
-        result.learner.entropy = mean(3);
-        result.learner.mean_kl_loss = mean_kl;
-        result.learner.clip_fraction = mean(5);
-        result.learner.gradients_global_norm = mean(6);
-        result.learner.vf_explained_var = scalars[7] as f64;
-        result.learner.total_loss = total_loss;
-        result.learner.curr_kl_coeff = kl_coeff_used;
-        result.learner.curr_entropy_coeff = entropy_coeff;
-        result.learner.learning_rate = lr;
         result.timers.env_runner_sampling = sampling_s;
         result.timers.advantages = advantages_s;
         result.timers.learner_update = update_s;
@@ -483,38 +436,13 @@ impl Ppo {
         result.device_to_host_bytes = to_host - transfers_before.1;
 
         // ---- Evaluation, every `evaluation_interval` iterations ----
-        let e = &self.config.evaluation;
-        if e.evaluation_interval > 0 && self.progress.iteration.is_multiple_of(e.evaluation_interval as u64) {
-            let eval_start = Instant::now();
-            let summary = self.evaluate(e.evaluation_duration as usize, e.evaluation_explore)?;
-            result.evaluation_episode_return_mean = Some(summary.return_mean);
-            result.timers.evaluation = eval_start.elapsed().as_secs_f64();
-            self.progress.time_total_s += result.timers.evaluation;
-            result.time_total_s = self.progress.time_total_s;
+        if let Some((return_mean, seconds)) = self.periodic_evaluation()? {
+            result.evaluation_episode_return_mean = Some(return_mean);
+            result.timers.evaluation = seconds;
+            self.progress.counters.time_total_s += seconds;
+            result.time_total_s = self.progress.counters.time_total_s;
         }
         Ok(result)
-    }
-
-    /// Runs `episodes` episodes with the current policy on a fresh batch (one episode per env) and summarises
-    /// their returns. The eval envs are seeded apart from the training envs and per iteration.
-    pub fn evaluate(&self, episodes: usize, explore: bool) -> Result<runners::EvalSummary, Error> {
-        let seed = self.config.debugging.seed.wrapping_add(1_000_003).wrapping_add(self.progress.iteration << 20);
-        self.evaluate_with_seed(episodes, explore, seed)
-    }
-
-    /// As [`Ppo::evaluate`], with the eval envs seeded by `seed`.
-    pub fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<runners::EvalSummary, Error> {
-        let env_config = EnvConfig::from_json(&serde_json::Value::Object(self.config.environment.env_config.clone()))?;
-        runners::evaluate(
-            &self.model.valid(),
-            &self.config.environment.env,
-            &env_config,
-            &self.bridge,
-            &self.actions,
-            episodes,
-            explore,
-            seed,
-        )
     }
 
     /// RLlib's PPO loss on the minibatch `index` selects, with the stats it reports.
@@ -542,6 +470,94 @@ impl Ppo {
         let clip_fraction = (ratio - 1.0).abs().greater_elem(t.clip_param).float().mean();
         LossStats { total, policy, vf, entropy, kl, clip_fraction }
     }
+}
+
+impl Algorithm for Ppo {
+    fn name(&self) -> &'static str {
+        "PPO"
+    }
+
+    fn train(&mut self) -> Result<TrainResult, Error> {
+        Ppo::train(self)
+    }
+
+    fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<runners::EvalSummary, Error> {
+        runners::evaluate(&self.model.valid(), &self.config.environment, &self.bridge, episodes, explore, seed)
+    }
+
+    fn evaluation_config(&self) -> &EvaluationConfig {
+        &self.config.evaluation
+    }
+
+    fn seed(&self) -> u64 {
+        self.config.debugging.seed
+    }
+
+    fn iteration(&self) -> u64 {
+        self.progress.counters.iteration
+    }
+
+    fn config_toml(&self) -> Result<String, Error> {
+        crate::config::to_toml(&self.config).map_err(Error::Io)
+    }
+
+    fn runner(&self) -> &SyncRunner {
+        &self.runner
+    }
+
+    fn runner_mut(&mut self) -> &mut SyncRunner {
+        &mut self.runner
+    }
+
+    fn progress_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.progress).expect("counters serialise")
+    }
+
+    fn set_progress_json(&mut self, progress: serde_json::Value) -> Result<(), Error> {
+        self.progress = serde_json::from_value(progress).map_err(|e| Error::Checkpoint(format!("PPO counters: {e}")))?;
+        Ok(())
+    }
+
+    fn save_learner(&self, dir: &Path) -> Result<Vec<String>, Error> {
+        let io = |what: &str, e: &dyn std::fmt::Display| Error::Io(format!("writing a checkpoint ({what}): {e}"));
+        self.model.clone().into_record().save(dir.join("model.bpk")).map_err(|e| io("model.bpk", &e))?;
+        self.optimizer.save(dir.join("optimizer.bpk")).map_err(|e| io("optimizer.bpk", &e))?;
+        Ok(vec!["model.bpk".into(), "optimizer.bpk".into()])
+    }
+
+    fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {
+        self.model = crate::model::load_weights(self.model.clone(), dir)?;
+        let corrupt = |e: &dyn std::fmt::Display| {
+            Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", dir.join("optimizer.bpk").display()))
+        };
+        let record = burn::optim::OptimizerRecord::load(dir.join("optimizer.bpk")).map_err(|e| corrupt(&e))?;
+        self.optimizer = self.optimizer.clone().load_record(record);
+        Ok(())
+    }
+}
+
+impl Training for PpoTraining {
+    type Algo = Ppo;
+    const NAME: &'static str = "PPO";
+
+    fn build(config: &PpoConfig) -> Result<Ppo, Error> {
+        config.build()
+    }
+}
+
+/// The actor-critic `config.rl_module` describes for `spec`'s spaces, its initial weights drawn from the run's
+/// seed.
+pub fn ppo_model(
+    config: &PpoConfig,
+    observation_space: &Space,
+    action_space: &Space,
+    bridge: &Bridge,
+) -> Result<ActorCritic, Error> {
+    let seed = Stream::ModelInit.seed(config.debugging.seed);
+    config
+        .rl_module
+        .init(observation_space, action_space, bridge.device(), seed)
+        .map_err(|e| Error::Config(format!("rl_module: {e} ({})", config.environment.env)))
 }
 
 /// 1 − Var(returns − values) / Var(returns), `[1]`.

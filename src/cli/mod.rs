@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use myriad::algo::{PpoConfig, TrainResult};
+use myriad::algo::{self, Algorithm, DqnTraining, PpoTraining, TrainResult, Training};
+use myriad::config::AlgorithmConfig;
 use myriad::envs::Backend;
 use myriad::run::{run, RunOptions, Stop};
 use myriad::{checkpoint, config, tuned, Error, Result};
@@ -12,14 +13,30 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// The algorithms `myriad train` runs, one subcommand each.
 #[derive(Subcommand)]
 pub enum TrainCommand {
     /// Proximal Policy Optimization on batched envs.
     ///
-    /// Without --config, the tuned config for the env (tuned/*.toml, built in) is used when there is one, else
+    /// Without --config, the tuned config for the env (tuned/*-ppo.toml, built in) is used when there is one, else
     /// PPO's defaults. The run stops at the first criterion met: those of the config's [stop] table (without one:
     /// the env's reward threshold, or 10 M env steps), each replaced by its --stop-* flag when given.
     Ppo(TrainArgs),
+    /// DQN and its Rainbow extensions (double_q, dueling, n_step, num_atoms, noisy, prioritized replay), each
+    /// switched by its own `training` key.
+    ///
+    /// Without --config, the tuned config for the env (tuned/*-dqn.toml, built in) is used when there is one, else
+    /// DQN's defaults (RLlib's). Discrete actions only.
+    Dqn(TrainArgs),
+    /// Rainbow (Hessel et al. 2018): DQN with double Q, dueling, 3-step returns, C51 (51 atoms), noisy nets and
+    /// prioritized replay all on.
+    ///
+    /// Without --config, the tuned config for the env (tuned/*-rainbow.toml, built in) is used when there is one,
+    /// else Rainbow's defaults. Checkpoints are DQN checkpoints.
+    Rainbow(TrainArgs),
+    /// An algorithm Myriad does not know (the error lists the known ones).
+    #[command(external_subcommand)]
+    Unknown(Vec<String>),
 }
 
 #[derive(Args)]
@@ -27,7 +44,7 @@ pub struct TrainArgs {
     /// Env id, e.g. CartPole-v1 (`myriad envs` lists them).
     #[arg(long)]
     env: Option<String>,
-    /// A PPO config in TOML (RLlib's group and field names) with an optional [stop] table.
+    /// A config in TOML (RLlib's group and field names) with an optional [stop] table.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Override one config value, e.g. --set training.lr=3e-4 --set rl_module.fcnet_hiddens=[64,64].
@@ -51,7 +68,7 @@ pub struct TrainArgs {
     /// Seed of envs, initial weights and every random draw.
     #[arg(long)]
     seed: Option<u64>,
-    /// Run folder for progress.jsonl, progress.csv, tb/ and the checkpoint [default: runs/ppo_<env>_<time>].
+    /// Run folder for progress.jsonl, progress.csv, tb/ and the checkpoint [default: runs/<algo>_<env>_<time>].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run whose checkpoint (or run folder) this is; its config is used.
@@ -85,8 +102,20 @@ pub struct EvaluateArgs {
 }
 
 pub fn train(command: TrainCommand) -> Result<ExitCode> {
-    let TrainCommand::Ppo(args) = command;
-    let (mut config, file_stop, origin) = load_config(&args)?;
+    match command {
+        TrainCommand::Ppo(args) => train_with::<PpoTraining>("ppo", args),
+        TrainCommand::Dqn(args) => train_with::<DqnTraining>("dqn", args),
+        TrainCommand::Rainbow(args) => train_with::<DqnTraining>("rainbow", args),
+        TrainCommand::Unknown(words) => {
+            algo::lookup(words.first().map_or("", String::as_str))?;
+            unreachable!("every known algorithm has its own subcommand")
+        }
+    }
+}
+
+/// A run of the algorithm whose command name is `cli` and whose config type is `C`.
+fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
+    let (mut config, file_stop, origin) = load_config::<T>(cli, &args)?;
     if let Some(n) = args.num_envs {
         config.env_runners.num_envs_per_env_runner = n;
     }
@@ -96,11 +125,11 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
     if let Some(seed) = args.seed {
         config.debugging.seed = seed;
     }
-    let mut ppo = match &args.resume {
+    let mut algo = match &args.resume {
         Some(path) => checkpoint::restore(path, &config)?,
-        None => config.build()?,
+        None => T::build(&config)?,
     };
-    let spec = ppo.env_spec().clone();
+    let spec = algo.env_spec().clone();
     // The config's [stop] table, with each criterion given on the command line replacing its own.
     let mut stop = file_stop;
     if stop.is_empty() {
@@ -118,15 +147,14 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
     }
     let out = args.out.clone().or_else(|| args.resume.as_ref().map(|p| run_folder_of(p))).unwrap_or_else(|| {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from("runs").join(format!("ppo_{}_{secs}", spec.id))
+        PathBuf::from("runs").join(format!("{cli}_{}_{secs}", spec.id.replace('/', "-")))
     });
-    let sizes = ppo.sizes();
     eprintln!(
-        "PPO on {} ({origin}): {} envs × {} steps per iteration on {}; run folder {}",
+        "{} on {} ({origin}): {} envs on {}; run folder {}",
+        algo.name(),
         spec.id,
-        sizes.num_envs,
-        sizes.horizon,
-        ppo.config().resources.backend,
+        algo.runner().num_envs(),
+        config.resources.backend,
         out.display()
     );
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -139,7 +167,7 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
         eprintln!("\ninterrupted: finishing the iteration and writing a checkpoint (Ctrl-C again to quit now)");
     });
     let summary = run(
-        &mut ppo,
+        &mut algo,
         RunOptions {
             stop,
             out: Some(out),
@@ -171,23 +199,25 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The config of a run: the resumed checkpoint's, a file's, or the env's tuned one, then `--set` overrides.
-fn load_config(args: &TrainArgs) -> Result<(PpoConfig, Stop, String)> {
+/// The config of a run: the resumed checkpoint's, a file's, or the env's tuned one (else the algorithm's
+/// defaults), then `--set` overrides.
+fn load_config<T: Training>(cli: &str, args: &TrainArgs) -> Result<(AlgorithmConfig<T>, Stop, String)> {
     let (mut config, stop, origin) = if let Some(path) = &args.resume {
-        let config = checkpoint::load_config(path)?;
+        let config: AlgorithmConfig<T> = checkpoint::load_config(path)?;
         if let Some(env) = &args.env {
             if *env != config.environment.env {
                 return Err(Error::Checkpoint(format!(
-                    "{} was trained on {}, not {env}",
+                    "{} was trained on {}, not {}",
                     path.display(),
-                    config.environment.env
+                    config.environment.env,
+                    algo::clip(env, 100)
                 )));
             }
         }
         (config, Stop::default(), format!("resumed from {}", path.display()))
     } else if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-        let (mut config, stop) = tuned::parse(&text, &path.display().to_string())?;
+        let (mut config, stop) = tuned::parse::<T>(&text, &path.display().to_string())?;
         if let Some(env) = &args.env {
             config.environment.env = env.clone();
         }
@@ -195,22 +225,27 @@ fn load_config(args: &TrainArgs) -> Result<(PpoConfig, Stop, String)> {
     } else {
         let env =
             args.env.clone().ok_or_else(|| Error::Config("give --env ID, --config FILE or --resume DIR".into()))?;
-        myriad::envs::registry::lookup(&env)?;
-        match tuned::for_env(&env) {
-            Some((name, text)) => {
-                let (config, stop) = tuned::parse(text, name)?;
-                (config, stop, format!("tuned/{name}"))
+        if !myriad::runners::is_atari_id(&env) {
+            myriad::envs::registry::lookup(&env)?;
+        }
+        match tuned::find(cli, &env) {
+            Some(t) => {
+                let (config, stop) = tuned::parse::<T>(t.text, t.file)?;
+                (config, stop, format!("tuned/{}", t.file))
             }
             None => {
-                let config = PpoConfig {
-                    environment: config::EnvironmentConfig { env, ..Default::default() },
-                    ..Default::default()
-                };
-                (config, Stop::default(), "PPO defaults".into())
+                let mut config = T::defaults_for(cli);
+                config.environment = config::EnvironmentConfig { env, ..Default::default() };
+                (config, Stop::default(), format!("{} defaults", cli))
             }
         }
     };
     if !args.set.is_empty() {
+        for item in &args.set {
+            if let Some(key) = item.split_once('=').and_then(|(path, _)| path.trim().strip_prefix("training.")) {
+                algo::check_training_key::<T>(key).map_err(Error::Config)?;
+            }
+        }
         config = config::apply_overrides(&config, &args.set).map_err(Error::Config)?;
     }
     Ok((config, stop, origin))
@@ -233,14 +268,13 @@ fn progress_display() -> Box<dyn FnMut(&TrainResult, &Stop)> {
     let mut bar: Option<ProgressBar> = None;
     Box::new(move |r: &TrainResult, stop: &Stop| {
         let line = format!(
-            "iter {:>4}  steps {:>9}  {:>9.0} steps/s  return {}  eval {}  loss {:.3}  kl {:.4}",
+            "iter {:>4}  steps {:>9}  {:>9.0} steps/s  return {}  eval {}  loss {:.3}",
             r.training_iteration,
             r.num_env_steps_sampled_lifetime,
             r.num_env_steps_sampled_per_second,
             fmt_opt(r.episode_return_mean),
             fmt_opt(r.evaluation_episode_return_mean),
-            r.learner.total_loss,
-            r.learner.mean_kl_loss,
+            r.learner.total_loss(),
         );
         if !tty {
             eprintln!("{line}");
@@ -260,18 +294,13 @@ fn progress_display() -> Box<dyn FnMut(&TrainResult, &Stop)> {
 }
 
 pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
-    let mut config = checkpoint::load_config(&args.checkpoint)?;
-    if let Some(backend) = args.backend {
-        config.resources.backend = backend;
-    }
-    let ppo = checkpoint::restore(&args.checkpoint, &config)?;
-    let summary = ppo.evaluate_with_seed(args.episodes, false, args.seed)?;
+    let (env, summary) = checkpoint::evaluate(&args.checkpoint, args.backend, args.episodes, false, args.seed)?;
     if args.json {
         println!("{}", serde_json::to_string(&summary).expect("summary serialises"));
     } else {
         println!(
-            "{} episodes of {}: return {:.2} ± {:.2} (mean ± std), length {:.1}",
-            summary.episodes, config.environment.env, summary.return_mean, summary.return_std, summary.length_mean
+            "{} episodes of {env}: return {:.2} ± {:.2} (mean ± std), length {:.1}",
+            summary.episodes, summary.return_mean, summary.return_std, summary.length_mean
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -1,13 +1,114 @@
-//! Config groups every algorithm shares, named and grouped as RLlib's `AlgorithmConfig` has them, plus loading a
-//! config from TOML and applying `group.field=value` overrides.
+//! Config groups every algorithm shares, named and grouped as RLlib's `AlgorithmConfig` has them: one
+//! [`AlgorithmConfig`] shape whose `training` group each algorithm supplies, its builder and the validation of the
+//! shared groups written once, plus loading a config from TOML and applying `group.field=value` overrides.
 
 mod schedule;
 
 pub use schedule::Schedule;
 
-use crate::envs::Backend;
+use crate::envs::{Backend, EnvConfig};
+use crate::model::ModelConfig;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+/// Everything a run needs, grouped as RLlib's `AlgorithmConfig`: the shared groups plus the algorithm's own
+/// `training` group `T`. Loads from and saves to TOML with RLlib's group and field names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlgorithmConfig<T> {
+    pub environment: EnvironmentConfig,
+    pub env_runners: EnvRunnersConfig,
+    pub training: T,
+    pub rl_module: ModelConfig,
+    pub evaluation: EvaluationConfig,
+    pub resources: ResourcesConfig,
+    pub debugging: DebuggingConfig,
+}
+
+impl<T> AlgorithmConfig<T> {
+    /// `environment(env, env_config)`.
+    pub fn environment(mut self, env: &str, env_config: EnvConfig) -> Self {
+        self.environment.env = env.to_string();
+        self.environment.env_config = match env_config.to_json() {
+            serde_json::Value::Object(map) => map,
+            _ => Default::default(),
+        };
+        self
+    }
+
+    /// `env_runners(num_envs_per_env_runner, rollout_fragment_length)`.
+    pub fn env_runners(mut self, num_envs: usize, rollout_fragment_length: usize) -> Self {
+        self.env_runners = EnvRunnersConfig { num_envs_per_env_runner: num_envs, rollout_fragment_length };
+        self
+    }
+
+    /// `training(...)`: the algorithm's own group.
+    pub fn training(mut self, training: T) -> Self {
+        self.training = training;
+        self
+    }
+
+    /// `rl_module(...)`: the network's encoder and trunk.
+    pub fn rl_module(mut self, model: ModelConfig) -> Self {
+        self.rl_module = model;
+        self
+    }
+
+    /// `evaluation(interval, duration, explore)`.
+    pub fn evaluation(mut self, interval: u32, duration: u32, explore: bool) -> Self {
+        self.evaluation = EvaluationConfig {
+            evaluation_interval: interval,
+            evaluation_duration: duration,
+            evaluation_explore: explore,
+        };
+        self
+    }
+
+    /// `resources(backend, device)`.
+    pub fn resources(mut self, backend: Backend, device: usize) -> Self {
+        self.resources = ResourcesConfig { backend, device };
+        self
+    }
+
+    /// `debugging(seed)`.
+    pub fn debugging(mut self, seed: u64) -> Self {
+        self.debugging = DebuggingConfig { seed };
+        self
+    }
+
+    /// The env kwargs as an [`EnvConfig`].
+    pub fn env_config(&self) -> Result<EnvConfig, crate::Error> {
+        Ok(EnvConfig::from_json(&serde_json::Value::Object(self.environment.env_config.clone()))?)
+    }
+
+    /// Checks the shared groups; each algorithm's `validate` calls it before checking its `training` group.
+    pub fn validate_shared(&self) -> Result<(), crate::Error> {
+        let bad = |msg: String| Err(crate::Error::Config(msg));
+        if self.environment.env.is_empty() {
+            return bad("environment.env is empty: name a registered env id (`myriad envs` lists them)".into());
+        }
+        let n = self.env_runners.num_envs_per_env_runner;
+        if n == 0 {
+            return bad("env_runners.num_envs_per_env_runner must be at least 1".into());
+        }
+        if n > MAX_ENVS {
+            return bad(format!("env_runners.num_envs_per_env_runner = {n} is more than the {MAX_ENVS} envs a batch holds"));
+        }
+        if self.evaluation.evaluation_interval > 0 && self.evaluation.evaluation_duration == 0 {
+            return bad("evaluation.evaluation_duration must be at least 1 episode when evaluation is on".into());
+        }
+        if self.resources.device != 0 {
+            return bad(format!(
+                "resources.device = {}: the {} backend runs on its default device (index 0) in this build",
+                self.resources.device, self.resources.backend
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The most envs one batch holds.
+pub const MAX_ENVS: usize = 1 << 24;
 
 /// `environment(...)`: what to train on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,24 +207,41 @@ pub fn to_toml<C: Serialize>(config: &C) -> Result<String, String> {
 /// Applies `group.field=value` overrides (the value in TOML syntax: `3e-4`, `[64, 64]`, `"relu"`, `true`).
 /// A path that names no field is an error listing the fields of its group.
 pub fn apply_overrides<C: Serialize + DeserializeOwned>(config: &C, overrides: &[String]) -> Result<C, String> {
-    let mut tree = toml::Value::try_from(config).map_err(|e| e.to_string())?;
+    // A JSON tree keeps unset optional fields (as null), so they can be set too.
+    let mut tree = serde_json::to_value(config).map_err(|e| e.to_string())?;
     for item in overrides {
         let (path, raw) =
             item.split_once('=').ok_or_else(|| format!("`{item}`: an override is written group.field=value"))?;
         let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
             .map(|mut t| t.remove("v").expect("parsed key"))
-            .or_else(|_| Ok::<_, String>(toml::Value::String(raw.to_string())))?;
+            .unwrap_or_else(|_| toml::Value::String(raw.to_string()));
+        let value = serde_json::to_value(value).map_err(|e| e.to_string())?;
         set_path(&mut tree, path.trim(), value)?;
     }
+    // Back through TOML, whose errors name the field and the group.
+    strip_nulls(&mut tree);
+    let tree = toml::Value::try_from(tree).map_err(|e| e.to_string())?;
     tree.try_into().map_err(|e: toml::de::Error| e.to_string().trim_end().to_string())
 }
 
-fn set_path(tree: &mut toml::Value, path: &str, value: toml::Value) -> Result<(), String> {
+/// Removes unset (null) fields, which TOML cannot hold; they deserialize as unset again.
+fn strip_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+fn set_path(tree: &mut serde_json::Value, path: &str, value: serde_json::Value) -> Result<(), String> {
     let mut node = tree;
     let parts: Vec<&str> = path.split('.').collect();
     for (depth, part) in parts.iter().enumerate() {
         let table =
-            node.as_table_mut().ok_or_else(|| format!("`{path}`: {} is not a group", parts[..depth].join(".")))?;
+            node.as_object_mut().ok_or_else(|| format!("`{path}`: {} is not a group", parts[..depth].join(".")))?;
         let last = depth + 1 == parts.len();
         // Env kwargs are free-form: any key may be added under environment.env_config.
         let free_form = depth > 0 && parts[depth - 1] == "env_config";

@@ -138,6 +138,25 @@ impl ActorCritic {
     }
 }
 
+impl crate::runners::Policy for ActorCritic {
+    /// Sampled actions with `explore`, the distribution's mode without.
+    fn act(
+        &self,
+        obs: Tensor<2>,
+        explore: bool,
+        noise: &mut crate::runners::Noise,
+        bridge: &crate::runners::Bridge,
+    ) -> Result<Tensor<2>, crate::Error> {
+        let out = self.forward(obs);
+        if !explore {
+            return Ok(self.dist.mode(out.dist_inputs));
+        }
+        let rows = out.dist_inputs.dims()[0];
+        let eps = bridge.noise(noise, self.dist.noise(), rows, 1)?;
+        Ok(self.dist.sample(out.dist_inputs, eps))
+    }
+}
+
 /// tanh(x) = 2 / (1 + e^(-2x)) − 1, on x clamped to [-20, 20] (where tanh is ±1 in f32, so the clamp changes
 /// nothing and keeps e^(-2x) finite for the backward pass). A few times faster than the backends' scalar `tanh`
 /// on the CPU, forward and backward.

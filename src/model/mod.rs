@@ -19,6 +19,7 @@ pub use torso::{iota, one_hot, Torso};
 use crate::envs::spaces::Space;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::sync::Mutex;
 
 /// Hidden-layer nonlinearity (`fcnet_activation`).
@@ -116,11 +117,31 @@ impl ModelConfig {
         }
         let encoding = ObsEncoding::for_space(observation_space)?;
         let dist = ActionDist::for_space(action_space, self.free_log_std)?;
-        // burn's initialisers draw from the backend's generator, which the whole process shares: seed it and draw
-        // under one lock, so that models built on other threads cannot interleave their draws.
-        static INIT: Mutex<()> = Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        device.seed(seed);
-        ActorCritic::new(self, encoding, dist, device)
+        seeded(device, seed, || ActorCritic::new(self, encoding, dist, device))
     }
 }
+
+/// Runs `build` with burn's generator seeded by `seed`. burn's initialisers draw from the backend's generator,
+/// which the whole process shares: it is seeded and drawn from under one lock, so that models built on other
+/// threads cannot interleave their draws.
+pub fn seeded<T>(device: &Device, seed: u64, build: impl FnOnce() -> T) -> T {
+    static INIT: Mutex<()> = Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    build()
+}
+
+/// Loads `model.bpk` from a checkpoint folder into a module of the same layout.
+pub fn load_weights<M: burn::module::Module>(model: M, dir: &Path) -> Result<M, crate::Error> {
+    load_weights_from(model, &dir.join("model.bpk"))
+}
+
+/// Loads a burnpack file into a module of the same layout.
+pub fn load_weights_from<M: burn::module::Module>(model: M, path: &Path) -> Result<M, crate::Error> {
+    let corrupt = |e: &dyn std::fmt::Display| {
+        crate::Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", path.display()))
+    };
+    let record = burn::store::ModuleRecord::load(&path).map_err(|e| corrupt(&e))?;
+    model.try_load_record(record).map_err(|e| corrupt(&e))
+}
+

@@ -6,6 +6,7 @@
 //! observation; either ends the trace (the next observation belongs to a new episode). See `kernels/gae.wgsl`
 //! for the equation.
 
+use super::HostInputs;
 use bytemuck::{Pod, Zeroable};
 use myriad_envs::{Device, DeviceBuffer, Error, Result};
 
@@ -24,8 +25,9 @@ impl Default for GaeParams {
     }
 }
 
-/// The rollout fields GAE reads, time-major on one device (`T` = horizon, `N` = envs).
-pub struct GaeInputs<'a> {
+/// The rollout fields the GAE kernel reads, time-major device buffers (`T` = horizon, `N` = envs). The kernel
+/// takes the two flags in one buffer; learners pass them named, in [`super::ReturnInputs`].
+pub struct GaeBuffers<'a> {
     /// f32 `[T, N]`.
     pub rewards: &'a DeviceBuffer,
     /// f32 `[T, N]`: V(s_t).
@@ -38,30 +40,24 @@ pub struct GaeInputs<'a> {
     pub last_values: &'a DeviceBuffer,
 }
 
-/// The CPU specification. Slices are time-major as in [`GaeInputs`]; writes `advantages` and `returns` `[T, N]`.
-#[allow(clippy::too_many_arguments)]
+/// The CPU specification. Slices are time-major as in [`HostInputs`]; writes `advantages` and `returns` `[T, N]`.
 pub fn gae_reference(
     p: GaeParams,
     horizon: usize,
     n: usize,
-    rewards: &[f32],
-    values: &[f32],
-    dones: &[u32],
-    final_values: &[f32],
-    last_values: &[f32],
+    inputs: &HostInputs,
     advantages: &mut [f32],
     returns: &mut [f32],
 ) {
     let plane = horizon * n;
-    assert!(rewards.len() == plane && values.len() == plane && final_values.len() == plane);
-    assert!(dones.len() == 2 * plane && last_values.len() == n);
+    inputs.check(horizon, n);
     assert!(advantages.len() == plane && returns.len() == plane);
-    let mut next_value = last_values.to_vec();
+    let mut next_value = inputs.last_values.to_vec();
     let mut next_adv = vec![0.0f32; n];
     for t in (0..horizon).rev() {
         let row = t * n..(t + 1) * n;
-        let (terminated, truncated) = (&dones[row.clone()], &dones[plane + t * n..plane + (t + 1) * n]);
-        let (r, v, fv) = (&rewards[row.clone()], &values[row.clone()], &final_values[row.clone()]);
+        let (terminated, truncated) = (&inputs.terminated[row.clone()], &inputs.truncated[row.clone()]);
+        let (r, v, fv) = (&inputs.rewards[row.clone()], &inputs.values[row.clone()], &inputs.final_values[row.clone()]);
         let (adv_out, ret_out) = (&mut advantages[row.clone()], &mut returns[row]);
         for i in 0..n {
             let (term, trunc) = (terminated[i] != 0, truncated[i] != 0);
@@ -140,7 +136,7 @@ impl Gae {
     }
 
     /// Writes `advantages` and `returns` (f32 `[T, N]`, on this device) from `inputs`.
-    pub fn compute(&self, inputs: &GaeInputs, advantages: &mut DeviceBuffer, returns: &mut DeviceBuffer) -> Result<()> {
+    pub fn compute(&self, inputs: &GaeBuffers, advantages: &mut DeviceBuffer, returns: &mut DeviceBuffer) -> Result<()> {
         let (t, n) = (self.horizon, self.num_envs);
         let plane = t * n;
         let shapes = [
@@ -166,7 +162,9 @@ impl Gae {
                 let adv = advantages.cpu_words_mut().ok_or_else(|| not_on("CPU"))?;
                 let ret = returns.cpu_words_mut().ok_or_else(|| not_on("CPU"))?;
                 let (adv, ret) = (bytemuck::cast_slice_mut(adv), bytemuck::cast_slice_mut(ret));
-                gae_reference(self.params, t, n, rewards, values, dones, fv, lv, adv, ret);
+                let (terminated, truncated) = dones.split_at(plane);
+                let host = HostInputs { rewards, values, terminated, truncated, final_values: fv, last_values: lv };
+                gae_reference(self.params, t, n, &host, adv, ret);
                 Ok(())
             }
             #[cfg(feature = "wgpu")]

@@ -5,6 +5,7 @@ mod obs;
 mod prioritized;
 mod replay;
 mod ring;
+mod snapshot;
 mod sum_tree;
 
 pub use obs::{pack, unpack, ObsStorage, StoredObs};

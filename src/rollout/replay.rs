@@ -52,17 +52,17 @@ pub struct ReplaySample {
 /// A time-major replay ring on one device.
 pub struct ReplayBuffer {
     /// Which slots are written and which start windows.
-    ring: Ring,
-    storage: ObsStorage,
-    device: Device,
+    pub(super) ring: Ring,
+    pub(super) storage: ObsStorage,
+    pub(super) device: Device,
     /// `[slots, width]` each.
-    obs: StoredObs,
-    next_obs: StoredObs,
+    pub(super) obs: StoredObs,
+    pub(super) next_obs: StoredObs,
     /// `[slots]` each.
-    actions: Tensor<1>,
-    rewards: Tensor<1>,
-    terminated: Tensor<1>,
-    truncated: Tensor<1>,
+    pub(super) actions: Tensor<1>,
+    pub(super) rewards: Tensor<1>,
+    pub(super) terminated: Tensor<1>,
+    pub(super) truncated: Tensor<1>,
 }
 
 impl ReplayBuffer {

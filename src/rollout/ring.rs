@@ -76,6 +76,16 @@ impl Ring {
     }
 
     /// The slots the next push writes.
+    /// Rows pushed so far.
+    pub fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Puts back the count of rows pushed (restoring a saved buffer).
+    pub fn set_pushed(&mut self, pushed: u64) {
+        self.pushed = pushed;
+    }
+
     pub fn next_row(&self) -> Range<usize> {
         let slots = self.row_slots(self.pushed);
         slots.start as usize..slots.end as usize

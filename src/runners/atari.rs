@@ -7,7 +7,7 @@
 //! bootstraps from them), then reward, terminated and truncated `[N]` each. On the device the words are split
 //! into bytes with shifts and masks and scaled to [0, 1]: the learner sees f32 `[N, obs bytes]`.
 
-use super::bridge::{Bridge, Step};
+use super::bridge::{Bridge, Packed, Step};
 use crate::envs::{EnvConfig, EnvSpec, Space};
 use crate::rollout::{pack, unpack};
 use crate::Error;
@@ -103,10 +103,15 @@ impl Bridge {
 
     /// The current observations as learner tensors `[N, obs bytes]` in [0, 1].
     pub(super) fn atari_obs(&self, envs: &AtariEnvs) -> Tensor<2> {
+        unpack(self.atari_obs_words(envs), envs.batch.spec().observation_bytes())
+    }
+
+    /// The current observations as packed words `[N, ⌈obs bytes / 4⌉]` on the learner's device.
+    pub(super) fn atari_obs_words(&self, envs: &AtariEnvs) -> Tensor<2, Int> {
         let (n, dim) = (envs.num_envs(), envs.batch.spec().observation_bytes());
         let mut words = Vec::with_capacity(n * dim.div_ceil(4));
         pack(envs.batch.observations(), dim, &mut words);
-        unpack(self.upload_words(words).reshape([n, dim.div_ceil(4)]), dim)
+        self.upload_words(words).reshape([n, dim.div_ceil(4)])
     }
 
     /// Steps the emulators with the policy's actions `[N, 1]` and uploads the step in one buffer.
@@ -134,14 +139,14 @@ impl Bridge {
         words.extend(out.truncated.iter().map(|&t| t as i32));
         let frames = (1 + any_truncated as usize) * n * w;
         let buffer = self.upload_words(words);
-        let obs = unpack(buffer.clone().narrow(0, 0, n * w).reshape([n, w]), dim);
-        let final_obs = if any_truncated {
-            unpack(buffer.clone().narrow(0, n * w, n * w).reshape([n, w]), dim)
-        } else {
-            obs.clone()
-        };
+        let obs_words = buffer.clone().narrow(0, 0, n * w).reshape([n, w]);
+        let final_words =
+            if any_truncated { buffer.clone().narrow(0, n * w, n * w).reshape([n, w]) } else { obs_words.clone() };
+        let obs = unpack(obs_words.clone(), dim);
+        let final_obs = if any_truncated { unpack(final_words.clone(), dim) } else { obs.clone() };
         let field = |k: usize| buffer.clone().narrow(0, frames + k * n, n).float();
-        Ok(Step { obs, final_obs, reward: field(0), terminated: field(1), truncated: field(2) })
+        let packed = Some(Packed { obs: obs_words, final_obs: final_words });
+        Ok(Step { obs, final_obs, reward: field(0), terminated: field(1), truncated: field(2), packed })
     }
 
     /// Games finished since the last call, `[count, summed score, summed length]`, as a learner tensor.

@@ -10,7 +10,7 @@ use super::Envs;
 use super::{Noise, NoiseKind};
 use crate::config::{EnvironmentConfig, ResourcesConfig};
 use crate::envs::{Backend, Device as EnvDevice, EnvBatch, Field, Space};
-use crate::returns::{gae_reference, GaeParams};
+use crate::returns::{gae_reference, GaeParams, HostInputs, ReturnInputs};
 use crate::Error;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::cell::Cell;
@@ -25,6 +25,15 @@ pub struct Step {
     pub reward: Tensor<1>,
     pub terminated: Tensor<1>,
     pub truncated: Tensor<1>,
+    /// Image observations of emulators on the host (Atari): the same frames as they crossed, u8 pixels packed 4
+    /// per i32 word, for storage in the env's own dtype.
+    pub packed: Option<Packed>,
+}
+
+/// Frames as packed words `[N, ⌈obs bytes / 4⌉]` (byte k of a row in bits 8·(k mod 4) of word k / 4).
+pub struct Packed {
+    pub obs: Tensor<2, Int>,
+    pub final_obs: Tensor<2, Int>,
 }
 
 /// The envs' device, the learner's burn device, and the byte counter of the path between them.
@@ -93,13 +102,23 @@ impl Bridge {
         (env_in + in_, env_out + out)
     }
 
-    /// The learner's device without autodiff.
-    #[cfg(feature = "atari")]
-    pub(super) fn inner(&self) -> &Device {
+    /// The learner's device without autodiff: where rollout data, replay buffers and inference tensors live.
+    pub fn inner(&self) -> &Device {
         &self.inner
     }
 
-    pub(super) fn count(&self, to_learner: usize, from_learner: usize) {
+    /// The current observations as packed words (Atari), or `None` for envs whose observations are f32.
+    pub fn obs_packed(&self, envs: &Envs) -> Option<Tensor<2, Int>> {
+        match envs {
+            Envs::Batch(_) => None,
+            #[cfg(feature = "atari")]
+            Envs::Atari(atari) => Some(self.atari_obs_words(atari)),
+        }
+    }
+
+    /// Counts bytes written into (`to_learner`) and read from (`from_learner`) the learner's tensors by the host,
+    /// when those live on a GPU.
+    pub fn count(&self, to_learner: usize, from_learner: usize) {
         if self.env_device.backend() != Backend::Cpu {
             let (a, b) = self.learner_bytes.get();
             self.learner_bytes.set((a + to_learner as u64, b + from_learner as u64));
@@ -168,6 +187,7 @@ impl Bridge {
             reward: self.from_vec(env.read_f32(Field::Reward)?),
             terminated: flag(Field::Terminated)?,
             truncated: flag(Field::Truncated)?,
+            packed: None,
         })
     }
 
@@ -197,40 +217,33 @@ impl Bridge {
         Ok(Tensor::from_data(TensorData::new(noise.permutation(n), [n]), &self.inner))
     }
 
-    /// GAE over time-major `[T·N]` tensors (`dones` `[2·T·N]`: terminated then truncated), on the learner's
-    /// device: the wgpu kernel on wgpu, the CPU reference (the kernels' specification) on the CPU.
-    #[allow(clippy::too_many_arguments)]
+    /// GAE over a time-major `[T·N]` rollout, on the learner's device: the wgpu kernel on wgpu, the CPU
+    /// reference (the kernels' specification) on the CPU.
     pub fn gae(
         &self,
         params: GaeParams,
         (horizon, n): (usize, usize),
-        rewards: Tensor<1>,
-        values: Tensor<1>,
-        dones: Tensor<1>,
-        final_values: Tensor<1>,
-        last_values: Tensor<1>,
+        inputs: ReturnInputs,
     ) -> Result<(Tensor<1>, Tensor<1>), Error> {
         #[cfg(feature = "wgpu")]
         if let Some(link) = &self.link {
-            return link.gae(params, (horizon, n), &rewards, &values, &dones, &final_values, &last_values);
+            return link.gae(params, (horizon, n), &inputs);
         }
         let host = |x: Tensor<1>| self.to_vec(x);
-        let (rewards, values, final_values, last_values) =
-            (host(rewards)?, host(values)?, host(final_values)?, host(last_values)?);
-        let dones: Vec<u32> = host(dones)?.into_iter().map(|d| d as u32).collect();
+        let flags = |x: Tensor<1>| -> Result<Vec<u32>, Error> { Ok(host(x)?.into_iter().map(|d| d as u32).collect()) };
+        let (rewards, values) = (host(inputs.rewards)?, host(inputs.values)?);
+        let (final_values, last_values) = (host(inputs.final_values)?, host(inputs.last_values)?);
+        let (terminated, truncated) = (flags(inputs.terminated)?, flags(inputs.truncated)?);
+        let host_inputs = HostInputs {
+            rewards: &rewards,
+            values: &values,
+            terminated: &terminated,
+            truncated: &truncated,
+            final_values: &final_values,
+            last_values: &last_values,
+        };
         let (mut advantages, mut returns) = (vec![0.0; horizon * n], vec![0.0; horizon * n]);
-        gae_reference(
-            params,
-            horizon,
-            n,
-            &rewards,
-            &values,
-            &dones,
-            &final_values,
-            &last_values,
-            &mut advantages,
-            &mut returns,
-        );
+        gae_reference(params, horizon, n, &host_inputs, &mut advantages, &mut returns);
         Ok((self.from_vec(advantages), self.from_vec(returns)))
     }
 

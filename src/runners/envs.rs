@@ -16,6 +16,18 @@ pub fn is_atari_id(id: &str) -> bool {
     id.starts_with("ALE/") || id.ends_with("NoFrameskip-v4")
 }
 
+/// Registers a user's own env under `id` for every algorithm (see `myriad_envs::register`); ids of the Atari
+/// families (`ALE/...`, `...NoFrameskip-v4`) are refused as well as taken ones.
+pub fn register_env<E: crate::envs::Env>(id: &str, summary: &str) -> Result<(), Error> {
+    if is_atari_id(id) {
+        return Err(Error::Config(format!(
+            "cannot register env `{}`: ids `ALE/...` and `...NoFrameskip-v4` name Atari games; choose another id",
+            crate::algo::clip(id, 100)
+        )));
+    }
+    Ok(crate::envs::register::<E>(id, summary)?)
+}
+
 impl Envs {
     /// Makes `n` envs of `id` for a learner whose envs run on `device`, reset with `seed`.
     pub fn make(id: &str, config: &EnvConfig, n: usize, device: &EnvDevice, seed: u64) -> Result<Envs, Error> {
@@ -66,7 +78,7 @@ impl Envs {
         match self {
             Envs::Batch(b) => Ok(b.restore(seed, snapshot)?),
             #[cfg(feature = "atari")]
-            Envs::Atari(a) => a.restart(seed.wrapping_add(0x5eed_0000_0000)),
+            Envs::Atari(a) => a.restart(super::Stream::AtariRestart.seed(seed)),
         }
     }
 

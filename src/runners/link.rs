@@ -13,7 +13,7 @@
 use super::{Noise, NoiseKind, Step};
 use crate::envs::device::wgpu::{WgpuContext, WgpuRange};
 use crate::envs::{Device as EnvDevice, DeviceBuffer, EnvBatch, Field};
-use crate::returns::{Gae, GaeInputs, GaeParams};
+use crate::returns::{Gae, GaeBuffers, GaeParams, ReturnInputs};
 use crate::Error;
 use burn::backend::wgpu::{AutoCompiler, CubeTensor, WgpuResource, WgpuSetup};
 use burn::backend::Cube;
@@ -185,6 +185,7 @@ impl WgpuLink {
             reward: reward.reshape([n]),
             terminated: terminated.float(),
             truncated: truncated.float(),
+            packed: None,
         })
     }
 
@@ -232,19 +233,16 @@ impl WgpuLink {
         Ok(self.ctx.copy(&[(WgpuRange::words(wgpu_buffer(&scratch), words), dst.range())])?)
     }
 
-    /// GAE with `kernels/gae.wgsl` on the learner's tensors: `rewards`, `values`, `final_values` `[T·N]`,
-    /// `dones` `[2·T·N]` (terminated then truncated, 0/1), `last_values` `[N]` → (advantages, returns) `[T·N]`.
-    #[allow(clippy::too_many_arguments)]
+    /// GAE with `kernels/gae.wgsl` on the learner's tensors (`[T·N]`, `last_values` `[N]`) → (advantages,
+    /// returns) `[T·N]`. The kernel reads the two flags from one buffer, terminated then truncated.
     pub fn gae(
         &self,
         params: GaeParams,
         (horizon, num_envs): (usize, usize),
-        rewards: &Tensor<1>,
-        values: &Tensor<1>,
-        dones: &Tensor<1>,
-        final_values: &Tensor<1>,
-        last_values: &Tensor<1>,
+        inputs: &ReturnInputs,
     ) -> Result<(Tensor<1>, Tensor<1>), Error> {
+        let ReturnInputs { rewards, values, final_values, last_values, .. } = inputs;
+        let dones = Tensor::cat(vec![inputs.terminated.clone(), inputs.truncated.clone()], 0);
         let key = GaeKey { horizon, num_envs, gamma: params.gamma, lambda: params.lambda };
         let mut cached = self.gae.borrow_mut();
         if cached.as_ref().map(|(k, _)| *k) != Some(key) {
@@ -256,7 +254,7 @@ impl WgpuLink {
         let inputs = [
             (Bound::float(rewards)?, buffer("rewards", plane)?),
             (Bound::float(values)?, buffer("values", plane)?),
-            (Bound::int(&dones.clone().int())?, buffer("dones", 2 * plane)?),
+            (Bound::int(&dones.int())?, buffer("dones", 2 * plane)?),
             (Bound::float(final_values)?, buffer("final values", plane)?),
             (Bound::float(last_values)?, buffer("last values", num_envs)?),
         ];
@@ -265,7 +263,7 @@ impl WgpuLink {
         self.ctx.copy(&copies)?;
         let (mut advantages, mut returns) = (buffer("advantages", plane)?, buffer("returns", plane)?);
         let [r, v, d, f, l] = inputs.each_ref().map(|(_, b)| b);
-        let gae_inputs = GaeInputs { rewards: r, values: v, dones: d, final_values: f, last_values: l };
+        let gae_inputs = GaeBuffers { rewards: r, values: v, dones: d, final_values: f, last_values: l };
         gae.compute(&gae_inputs, &mut advantages, &mut returns)?;
         let (adv_out, ret_out) = (self.zeros([plane, 1]), self.zeros([plane, 1]));
         let (a, b) = (Bound::float(&adv_out)?, Bound::float(&ret_out)?);
@@ -302,7 +300,7 @@ mod tests {
     //! CI).
     use super::*;
     use crate::envs::rng::{draw, unit};
-    use crate::returns::gae_reference;
+    use crate::returns::{gae_reference, HostInputs};
     use burn::tensor::TensorData;
 
     fn link() -> Option<WgpuLink> {
@@ -410,20 +408,27 @@ mod tests {
         let dones: Vec<u32> = (0..2 * plane as u32).map(|i| (draw(key, i + 400_000) % 8 == 0) as u32).collect();
         let params = GaeParams { gamma: 0.97, lambda: 0.9 };
         let (mut adv, mut ret) = (vec![0.0; plane], vec![0.0; plane]);
-        gae_reference(params, t, n, &rewards, &values, &dones, &final_values, &last_values, &mut adv, &mut ret);
+        let (terminated, truncated) = dones.split_at(plane);
+        let host_inputs = HostInputs {
+            rewards: &rewards,
+            values: &values,
+            terminated,
+            truncated,
+            final_values: &final_values,
+            last_values: &last_values,
+        };
+        gae_reference(params, t, n, &host_inputs, &mut adv, &mut ret);
         let tensor = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &link.device);
-        let dones_f: Vec<f32> = dones.iter().map(|&d| d as f32).collect();
-        let (a, r) = link
-            .gae(
-                params,
-                (t, n),
-                &tensor(&rewards),
-                &tensor(&values),
-                &tensor(&dones_f),
-                &tensor(&final_values),
-                &tensor(&last_values),
-            )
-            .unwrap();
+        let flags = |v: &[u32]| tensor(&v.iter().map(|&d| d as f32).collect::<Vec<f32>>());
+        let inputs = ReturnInputs {
+            rewards: tensor(&rewards),
+            values: tensor(&values),
+            terminated: flags(terminated),
+            truncated: flags(truncated),
+            final_values: tensor(&final_values),
+            last_values: tensor(&last_values),
+        };
+        let (a, r) = link.gae(params, (t, n), &inputs).unwrap();
         for (name, got, want) in [("advantages", host(a), adv), ("returns", host(r), ret)] {
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{name}[{i}]: device {g}, CPU {w}");

@@ -1,5 +1,6 @@
 //! Env runners: drive a batched env with a policy. The [`Bridge`] moves env fields into the learner's tensors and
-//! actions back; [`evaluate`] plays whole episodes for evaluation.
+//! actions back; [`SyncRunner`] owns a batch with its action mapping and current observations; [`evaluate`] plays
+//! whole episodes with any algorithm's [`Policy`]; [`Stream`] names every random stream of a run.
 
 #[cfg(feature = "atari")]
 mod atari;
@@ -8,17 +9,30 @@ mod envs;
 #[cfg(feature = "wgpu")]
 mod link;
 mod noise;
+mod streams;
+mod sync;
 
 #[cfg(feature = "atari")]
 pub use atari::AtariEnvs;
 pub use bridge::{ActionMap, Bridge, Step};
-pub use envs::{is_atari_id, Envs};
+pub use envs::{is_atari_id, register_env, Envs};
 pub use noise::{Noise, NoiseKind};
+pub use streams::Stream;
+pub use sync::SyncRunner;
 
+use crate::config::EnvironmentConfig;
 use crate::envs::EnvConfig;
-use crate::model::ActorCritic;
 use crate::Error;
+use burn::tensor::Tensor;
 use serde::Serialize;
+
+/// What evaluation and inference need of a trained network: actions for a batch of observations.
+pub trait Policy {
+    /// Actions `[B, A]` in the policy's space (before [`ActionMap`]) for observations `[B, obs_dim]`. With
+    /// `explore` the policy acts as it does in training (sampled, or ε-greedy); without it, greedily. Random draws
+    /// come from `noise`, on the bridge's device.
+    fn act(&self, obs: Tensor<2>, explore: bool, noise: &mut Noise, bridge: &Bridge) -> Result<Tensor<2>, Error>;
+}
 
 /// Returns of a set of evaluation episodes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -29,16 +43,13 @@ pub struct EvalSummary {
     pub length_mean: f64,
 }
 
-/// Plays `episodes` episodes at once, one per env of a fresh batch seeded with `seed`, and summarises the first
-/// episode of each env (Atari: the first whole game, unclipped score, whatever the life-loss setting).
-/// `explore = false` takes the most likely action.
-#[allow(clippy::too_many_arguments)]
+/// Plays `episodes` episodes at once, one per env of a fresh batch of `environment.env` seeded with `seed`, and
+/// summarises the first episode of each env (Atari: the first whole game, unclipped score, whatever the
+/// life-loss setting). `explore = false` acts greedily.
 pub fn evaluate(
-    policy: &ActorCritic,
-    env_id: &str,
-    env_config: &EnvConfig,
+    policy: &dyn Policy,
+    environment: &EnvironmentConfig,
     bridge: &Bridge,
-    actions: &ActionMap,
     episodes: usize,
     explore: bool,
     seed: u64,
@@ -46,23 +57,18 @@ pub fn evaluate(
     if episodes == 0 {
         return Err(Error::Config("evaluation needs at least one episode".into()));
     }
-    let mut env = Envs::make(env_id, env_config, episodes, bridge.env_device(), seed)?;
+    let env_config = EnvConfig::from_json(&serde_json::Value::Object(environment.env_config.clone()))?;
+    let mut env = Envs::make(&environment.env, &env_config, episodes, bridge.env_device(), seed)?;
+    let actions = ActionMap::new(&env.spec().action_space, environment, bridge.device())?;
     let limit = match env.spec().max_episode_steps {
         0 => 1_000_000,
         steps => steps as usize,
     };
-    let dist = policy.dist().clone();
-    let mut noise = Noise::new(seed, u64::MAX);
+    let mut noise = Stream::EvaluationActions.noise(seed);
     let (mut done, mut returns, mut lengths) = (vec![false; episodes], vec![0.0f64; episodes], vec![0u32; episodes]);
     let mut obs = bridge.obs(&mut env)?;
     for _ in 0..limit {
-        let out = policy.forward(obs);
-        let chosen = if explore {
-            let eps = bridge.noise(&mut noise, dist.noise(), episodes, 1)?;
-            dist.sample(out.dist_inputs, eps)
-        } else {
-            dist.mode(out.dist_inputs)
-        };
+        let chosen = policy.act(obs, explore, &mut noise, bridge)?;
         let step = bridge.step(&mut env, actions.to_env(chosen))?;
         #[cfg(feature = "atari")]
         if let Envs::Atari(atari) = &env {

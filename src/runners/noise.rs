@@ -21,15 +21,20 @@ pub enum NoiseKind {
 }
 
 impl Noise {
-    /// The stream of `purpose` (training iteration k, or an evaluation) in a run seeded with `seed`.
-    pub fn new(seed: u64, purpose: u64) -> Self {
-        Self { key: stream_key(seed ^ 0x5eed_0f_1ea7, (purpose as u32) ^ (purpose >> 32) as u32), counter: 0 }
+    /// The stream keyed by (`key_seed`, `index`); [`super::Stream`] names which purpose uses which.
+    pub(crate) fn new(key_seed: u64, index: u64) -> Self {
+        Self { key: stream_key(key_seed, (index as u32) ^ (index >> 32) as u32), counter: 0 }
     }
 
     fn next(&mut self) -> u32 {
         let bits = draw(self.key, self.counter);
         self.counter = self.counter.wrapping_add(1);
         bits
+    }
+
+    /// `n` raw 32-bit draws.
+    pub fn words(&mut self, n: usize) -> Vec<u32> {
+        (0..n).map(|_| self.next()).collect()
     }
 
     /// A uniform draw in the open interval (0, 1).

@@ -1,0 +1,74 @@
+//! Every random stream of a run, named in one place. A run has one seed (`debugging.seed`); each purpose below
+//! derives its own stream from it, so that draws of one purpose never shift another's, a resumed run draws what
+//! the uninterrupted one would have, and no other file holds a bare seed constant.
+
+use super::Noise;
+
+/// A purpose that draws random numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// The training envs' resets and dynamics (env i of the batch draws from `stream_key(seed, i)`).
+    TrainingEnvs,
+    /// The network's initial weights.
+    ModelInit,
+    /// Iteration k's learner draws: sampled actions, minibatch permutations, exploration, noisy-net noise.
+    Iteration(u64),
+    /// Iteration k's replay sampling (which transitions train, prioritized draws).
+    Replay(u64),
+    /// The env batch of the evaluation that follows iteration k.
+    EvaluationEnvs(u64),
+    /// Actions drawn while evaluating with exploration, in a batch seeded with the given seed.
+    EvaluationActions,
+    /// Atari: the new games a resume starts when a checkpoint holds no emulator states.
+    AtariRestart,
+}
+
+/// Salts that set the streams of [`Noise`] apart.
+const LEARNER_SALT: u64 = 0x5eed_0f_1ea7;
+const REPLAY_SALT: u64 = 0x7e91_a7_5a3d;
+const EVALUATION_SALT: u64 = 0xe7a1_0a_c7e5;
+const OTHER_SALT: u64 = 0x0b5e_ed_0f_f5;
+/// Offsets of derived env-batch seeds.
+const EVALUATION_OFFSET: u64 = 1_000_003;
+const ATARI_RESTART_OFFSET: u64 = 0x5eed_0000_0000;
+
+impl Stream {
+    /// The seed of an env batch or an initialiser for this purpose in a run seeded with `seed`.
+    pub fn seed(self, seed: u64) -> u64 {
+        match self {
+            Stream::TrainingEnvs | Stream::ModelInit => seed,
+            Stream::EvaluationEnvs(k) => seed.wrapping_add(EVALUATION_OFFSET).wrapping_add(k << 20),
+            Stream::AtariRestart => seed.wrapping_add(ATARI_RESTART_OFFSET),
+            Stream::Iteration(_) | Stream::Replay(_) | Stream::EvaluationActions => seed,
+        }
+    }
+
+    /// The counter-based draws of this purpose in a run seeded with `seed`.
+    pub fn noise(self, seed: u64) -> Noise {
+        match self {
+            Stream::Iteration(k) => Noise::new(seed ^ LEARNER_SALT, k),
+            Stream::Replay(k) => Noise::new(seed ^ REPLAY_SALT, k),
+            Stream::EvaluationActions => Noise::new(seed ^ EVALUATION_SALT, 0),
+            other => Noise::new(other.seed(seed) ^ OTHER_SALT, 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runners::NoiseKind;
+
+    #[test]
+    fn streams_differ_by_purpose_and_iteration() {
+        let draw = |s: Stream| s.noise(3).sample(NoiseKind::Uniform, 4);
+        let all = [Stream::Iteration(0), Stream::Iteration(1), Stream::Replay(0), Stream::Replay(1), Stream::EvaluationActions];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(draw(*a), draw(*b), "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(draw(Stream::Replay(5)), draw(Stream::Replay(5)));
+        assert_ne!(Stream::EvaluationEnvs(1).seed(3), Stream::EvaluationEnvs(2).seed(3));
+    }
+}
