@@ -28,7 +28,8 @@ fn gae(c: &mut Criterion) {
         let mut adv = device.zeros("advantages", plane).unwrap();
         let mut ret = device.zeros("returns", plane).unwrap();
         let kernel = Gae::new(device, t, n, GaeParams::default()).unwrap();
-        let inputs = GaeBuffers { rewards: &rewards, values: &vals, dones: &dones, final_values: &fv, last_values: &lv };
+        let inputs =
+            GaeBuffers { rewards: &rewards, values: &vals, dones: &dones, final_values: &fv, last_values: &lv };
         group.bench_function(BenchmarkId::new(device.backend().name(), format!("{t}x{n}")), |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();

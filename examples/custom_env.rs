@@ -101,14 +101,28 @@ fn main() -> Result<(), myriad::Error> {
     let target = 1.0 - 0.07 - 1e-3;
     let mut algo: Box<dyn Algorithm> = match args.algo.as_str() {
         "ppo" => {
-            let training = PpoTraining { lr: 1e-3.into(), train_batch_size: 1024, minibatch_size: 256, num_epochs: 4, ..Default::default() };
-            let config = PpoConfig::default().environment("Corridor-v0", EnvConfig::new()).env_runners(16, 64).training(training);
+            let training = PpoTraining {
+                lr: 1e-3.into(),
+                train_batch_size: 1024,
+                minibatch_size: 256,
+                num_epochs: 4,
+                ..Default::default()
+            };
+            let config = PpoConfig::default()
+                .environment("Corridor-v0", EnvConfig::new())
+                .env_runners(16, 64)
+                .training(training);
             Box::new(config.evaluation(2, 8, false).debugging(args.seed).build()?)
         }
         "dqn" => {
-            let mut training = DqnTraining { num_steps_sampled_before_learning_starts: 256, training_intensity: Some(8.0), ..Default::default() };
+            let mut training = DqnTraining {
+                num_steps_sampled_before_learning_starts: 256,
+                training_intensity: Some(8.0),
+                ..Default::default()
+            };
             training.epsilon = myriad::config::Schedule::Piecewise(vec![(0.0, 1.0), (4000.0, 0.05)]);
-            let config = DqnConfig::default().environment("Corridor-v0", EnvConfig::new()).env_runners(8, 16).training(training);
+            let config =
+                DqnConfig::default().environment("Corridor-v0", EnvConfig::new()).env_runners(8, 16).training(training);
             Box::new(config.evaluation(4, 8, false).debugging(args.seed).build()?)
         }
         other => return Err(myriad::Error::Config(format!("--algo {other}: this example trains ppo or dqn"))),
@@ -116,7 +130,10 @@ fn main() -> Result<(), myriad::Error> {
     loop {
         let r = algo.train()?;
         if let Some(eval) = r.evaluation_episode_return_mean {
-            println!("steps {:>6}  greedy return {eval:.3} (best possible {target:.3})", r.num_env_steps_sampled_lifetime);
+            println!(
+                "steps {:>6}  greedy return {eval:.3} (best possible {target:.3})",
+                r.num_env_steps_sampled_lifetime
+            );
             if eval >= target {
                 println!("solved");
                 return Ok(());

@@ -31,7 +31,11 @@ fn main() -> Result<(), myriad::Error> {
     let base = if args.rainbow {
         DqnTraining { v_min: 0.0, v_max: 200.0, ..DqnTraining::rainbow() }
     } else {
-        DqnTraining { dueling: false, epsilon: Schedule::Piecewise(vec![(0.0, 1.0), (8000.0, 0.04)]), ..Default::default() }
+        DqnTraining {
+            dueling: false,
+            epsilon: Schedule::Piecewise(vec![(0.0, 1.0), (8000.0, 0.04)]),
+            ..Default::default()
+        }
     };
     let mut training = DqnTraining {
         lr: if args.rainbow { 1e-3 } else { 2.3e-3 }.into(),

@@ -8,12 +8,12 @@
 //! Writes are atomic: the new checkpoint is written beside the old one, synced, and swapped in by renames, so a
 //! crash at any point leaves the previous checkpoint (`checkpoint`, or `checkpoint.old` mid-swap) intact.
 
-use crate::algo::ppo::ppo_model;
 use crate::algo::dqn::{q_network, QPolicy};
+use crate::algo::ppo::ppo_model;
 use crate::algo::{Algorithm, DqnTraining, PpoTraining, Training};
-use crate::runners::{self, Bridge, EvalSummary};
 use crate::config::AlgorithmConfig;
 use crate::envs::{BatchSnapshot, Space};
+use crate::runners::{self, Bridge, EvalSummary};
 use crate::Error;
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,7 @@ pub fn save(algo: &dyn Algorithm, run_dir: &Path) -> Result<PathBuf, Error> {
     }
     fs::create_dir_all(&tmp).map_err(|e| io("creating the folder", &e))?;
     let mut files = algo.save_learner(&tmp)?;
-    fs::write(tmp.join("config.toml"), algo.config_toml()?).map_err(|e| io("config.toml", &e))?;
+    fs::write(tmp.join("config.toml"), algo.config().to_toml()?).map_err(|e| io("config.toml", &e))?;
     let envs = algo.runner().envs();
     let spec = envs.spec();
     let state = State {
@@ -54,7 +54,7 @@ pub fn save(algo: &dyn Algorithm, run_dir: &Path) -> Result<PathBuf, Error> {
         env: spec.id.clone(),
         observation_space: spec.observation_space.clone(),
         action_space: spec.action_space.clone(),
-        progress: algo.progress_json(),
+        progress: algo.progress().to_json(),
         envs: envs.snapshot()?,
     };
     let json = serde_json::to_vec(&state).map_err(|e| io("state.json", &e))?;
@@ -187,7 +187,7 @@ pub fn restore<T: Training>(path: &Path, config: &AlgorithmConfig<T>) -> Result<
     } else {
         envs.restore(seed, &state.envs)?;
     }
-    algo.set_progress_json(state.progress)?;
+    algo.progress_mut().load_json(state.progress)?;
     Ok(algo)
 }
 

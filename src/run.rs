@@ -62,7 +62,7 @@ pub struct RunSummary {
 /// The return a stop reward is compared with: the latest evaluation mean when evaluation is on, else the
 /// training mean.
 pub fn tracked_return(algo: &dyn Algorithm, result: &TrainResult, last_eval: Option<f64>) -> Option<f64> {
-    if algo.evaluation_config().evaluation_interval > 0 {
+    if algo.config().evaluation().evaluation_interval > 0 {
         last_eval
     } else {
         result.episode_return_mean

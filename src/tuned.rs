@@ -33,6 +33,7 @@ pub const TUNED: &[Tuned] = &[
     tuned!("dqn", "Acrobot-v1", "acrobot-dqn.toml"),
     tuned!("dqn", "MountainCar-v0", "mountaincar-dqn.toml"),
     tuned!("rainbow", "CartPole-v1", "cartpole-rainbow.toml"),
+    tuned!("rainbow", "ALE/Pong-v5", "pong-der.toml"),
 ];
 
 /// The embedded tuned config of `algo` (its command name: `ppo`, `dqn`, ...) for `env`, if there is one.

@@ -38,7 +38,10 @@ fn tuned_pong_config_trains_with_the_nature_and_impala_cnns() {
             assert_eq!(r.num_env_steps_sampled_lifetime, 32 * i);
             assert!(r.learner.ppo().unwrap().total_loss.is_finite(), "{extra:?}: {r:?}");
             // Six actions, a near-uniform initial policy.
-            assert!(r.learner.ppo().unwrap().entropy > 1.7 && r.learner.ppo().unwrap().entropy <= 6f64.ln() + 1e-4, "{extra:?}: {r:?}");
+            assert!(
+                r.learner.ppo().unwrap().entropy > 1.7 && r.learner.ppo().unwrap().entropy <= 6f64.ln() + 1e-4,
+                "{extra:?}: {r:?}"
+            );
             assert!(r.learner.ppo().unwrap().gradients_global_norm > 0.0);
         }
         // The update moved the weights: the value of a fixed frame stack changed.
@@ -156,4 +159,52 @@ fn envs_of_an_unknown_game_are_refused_with_suggestions() {
         .unwrap()
         .to_string();
     assert!(err.contains("ALE/Pong-v5"), "{err}");
+}
+
+/// The DER config (Rainbow for Atari 100k) shrunk to seconds: a few updates on Pong frames stored as u8 in the
+/// replay, a checkpoint that keeps the replay, and an exact resume.
+#[test]
+fn der_config_trains_on_pong_end_to_end_and_resumes_exactly() {
+    use myriad::algo::{DqnConfig, DqnTraining};
+    let t = tuned::find("rainbow", "ALE/Pong-v5").unwrap();
+    let (config, stop): (DqnConfig, _) = tuned::parse::<DqnTraining>(t.text, t.file).unwrap();
+    assert_eq!(stop.num_env_steps_sampled_lifetime, Some(100_000));
+    let config = apply_overrides(
+        &config,
+        &[
+            "env_runners.rollout_fragment_length=24".into(),
+            "training.num_steps_sampled_before_learning_starts=24".into(),
+            "training.n_step=5".into(),
+            "training.training_intensity=4".into(),
+            "training.replay_buffer_config.capacity=64".into(),
+            "rl_module.conv_filters=[[8, 8, 4], [8, 4, 4]]".into(),
+            "training.hiddens=[32]".into(),
+        ],
+    )
+    .unwrap();
+    let comparable = |mut r: myriad::algo::TrainResult| {
+        r.timers = Default::default();
+        r.num_env_steps_sampled_per_second = 0.0;
+        r.time_total_s = 0.0;
+        r
+    };
+    let mut straight = config.build().unwrap();
+    let expected: Vec<_> = (0..3).map(|_| comparable(straight.train().unwrap())).collect();
+    for r in &expected[1..] {
+        let s = r.learner.dqn().unwrap();
+        assert!(s.total_loss.is_finite() && s.num_gradient_updates == 3 && s.gradients_global_norm > 0.0, "{s:?}");
+    }
+    let dir = std::env::temp_dir().join(format!("myriad-der-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut first = config.build().unwrap();
+    first.train().unwrap();
+    first.train().unwrap();
+    let saved = myriad::checkpoint::save(&first, &dir).unwrap();
+    // 64 slots of obs and next obs, 4·84·84 bytes each: the frames are kept as bytes.
+    let replay = std::fs::metadata(saved.join("replay.bin")).unwrap().len();
+    assert!(replay < 2 * 64 * 4 * 84 * 84 + 64 * 1024, "replay.bin is {replay} bytes");
+    drop(first);
+    let mut resumed = myriad::checkpoint::restore(&dir, &config).unwrap();
+    assert_eq!(comparable(resumed.train().unwrap()), expected[2]);
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -211,7 +211,8 @@ fn train_lists_its_algorithms_and_dqn_and_rainbow_train_and_evaluate() {
     for algo in ["dqn", "rainbow"] {
         let dir = temp_dir(algo);
         let out_dir = dir.display().to_string();
-        let out = myriad(&["train", algo, "--env", "CartPole-v1", "--stop-timesteps", "1024", "--out", &out_dir, "--json"]);
+        let out =
+            myriad(&["train", algo, "--env", "CartPole-v1", "--stop-timesteps", "1024", "--out", &out_dir, "--json"]);
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stderr(&out).contains(&format!("tuned/cartpole-{algo}.toml")), "{}", stderr(&out));
         let last: serde_json::Value =
@@ -242,8 +243,21 @@ fn train_and_evaluate_reject_bad_input_clearly() {
         (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.clip_param=0.2"], "belongs to PPO"),
         (&["train", "ppo", "--env", "CartPole-v1", "--set", "training.n_step=3"], "belongs to DQN"),
         (&["train", "dqn", "--env", "Pendulum-v1"], "Discrete"),
-        (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.num_atoms=51", "--set", "training.v_min=5",
-           "--set", "training.v_max=5"], "v_min"),
+        (
+            &[
+                "train",
+                "dqn",
+                "--env",
+                "CartPole-v1",
+                "--set",
+                "training.num_atoms=51",
+                "--set",
+                "training.v_min=5",
+                "--set",
+                "training.v_max=5",
+            ],
+            "v_min",
+        ),
         (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.replay_buffer_config.capacity=16"], "capacity"),
         (&["train", "ppo", "--env", "CartPole-v1", "--set", "resources.device=3"], "resources.device"),
     ];

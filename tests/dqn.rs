@@ -198,3 +198,9 @@ fn dqn_solves_acrobot() {
     let best = learn("dqn", "Acrobot-v1", 100_000, -100.0);
     assert!(best >= -100.0, "best evaluation mean {best}");
 }
+
+#[test]
+fn dqn_solves_mountaincar() {
+    let best = learn("dqn", "MountainCar-v0", 150_000, -120.0);
+    assert!(best >= -120.0, "best evaluation mean {best}");
+}

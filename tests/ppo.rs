@@ -12,7 +12,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 fn small_cartpole() -> PpoConfig {
-    let (mut config, _): (PpoConfig, _) = tuned::parse(tuned::find("ppo", "CartPole-v1").unwrap().text, "cartpole").unwrap();
+    let (mut config, _): (PpoConfig, _) =
+        tuned::parse(tuned::find("ppo", "CartPole-v1").unwrap().text, "cartpole").unwrap();
     config.env_runners.num_envs_per_env_runner = 8;
     config.env_runners.rollout_fragment_length = 32;
     config.training.minibatch_size = 64;

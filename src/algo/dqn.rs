@@ -9,8 +9,10 @@
 //! target network every `target_network_update_freq` env steps; reduce the metrics to a few scalars.
 
 use crate::algo::target::OnlineTarget;
-use crate::algo::{global_norm_clip, Algorithm, Counters, LearnerStats, TrainResult, Training};
-use crate::config::{AlgorithmConfig, EvaluationConfig, Schedule};
+use crate::algo::{
+    self, global_norm_clip, Algorithm, Counters, HasCounters, LearnerStats, SharedConfig, TrainResult, Training,
+};
+use crate::config::{AlgorithmConfig, Schedule};
 use crate::envs::{EpisodeStats, Space};
 use crate::model::{HeadNoise, QHeadConfig, QNetwork};
 use crate::returns::c51_project;
@@ -304,6 +306,12 @@ pub struct DqnProgress {
     pub gradient_updates: u64,
 }
 
+impl HasCounters for DqnProgress {
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
 /// A DQN run: envs, online and target networks, optimiser, replay buffer and counters on one device.
 pub struct Dqn {
     config: DqnConfig,
@@ -477,7 +485,8 @@ impl Dqn {
 
         // ---- 3. Metrics: the only device → host read of the iteration ----
         let device = self.bridge.inner().clone();
-        let mut scalars: Vec<Tensor<1>> = Vec::from(sums.unwrap_or_else(|| std::array::from_fn(|_| Tensor::zeros([1], &device))));
+        let mut scalars: Vec<Tensor<1>> =
+            Vec::from(sums.unwrap_or_else(|| std::array::from_fn(|_| Tensor::zeros([1], &device))));
         scalars.push(self.runner.episode_sums(&self.bridge)?);
         let scalars: Vec<f32> = self.bridge.to_vec(Tensor::cat(scalars, 0))?;
         let mean = |i: usize| if updates > 0 { scalars[i] as f64 / updates as f64 } else { 0.0 };
@@ -555,7 +564,13 @@ impl Dqn {
 
     /// One gradient step on a replayed minibatch. Returns `[loss, mean Q, mean |δ|, gradient norm]`, each `[1]`
     /// on the device.
-    fn update(&mut self, noise: &mut Noise, replay_noise: &mut Noise, beta: f64, lr: f64) -> Result<[Tensor<1>; 4], Error> {
+    fn update(
+        &mut self,
+        noise: &mut Noise,
+        replay_noise: &mut Noise,
+        beta: f64,
+        lr: f64,
+    ) -> Result<[Tensor<1>; 4], Error> {
         let t = &self.config.training;
         let b = t.train_batch_size;
         // Which transitions: uniform draws, or the sum tree's proportional draws with importance weights. Only
@@ -649,20 +664,8 @@ impl Algorithm for Dqn {
         runners::evaluate(&policy, &self.config.environment, &self.bridge, episodes, explore, seed)
     }
 
-    fn evaluation_config(&self) -> &EvaluationConfig {
-        &self.config.evaluation
-    }
-
-    fn seed(&self) -> u64 {
-        self.config.debugging.seed
-    }
-
-    fn iteration(&self) -> u64 {
-        self.progress.counters.iteration
-    }
-
-    fn config_toml(&self) -> Result<String, Error> {
-        crate::config::to_toml(&self.config).map_err(Error::Io)
+    fn config(&self) -> &dyn SharedConfig {
+        &self.config
     }
 
     fn runner(&self) -> &SyncRunner {
@@ -673,23 +676,25 @@ impl Algorithm for Dqn {
         &mut self.runner
     }
 
-    fn progress_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.progress).expect("counters serialise")
+    fn progress(&self) -> &dyn algo::Progress {
+        &self.progress
     }
 
-    fn set_progress_json(&mut self, progress: serde_json::Value) -> Result<(), Error> {
-        self.progress = serde_json::from_value(progress).map_err(|e| Error::Checkpoint(format!("DQN counters: {e}")))?;
-        Ok(())
+    fn progress_mut(&mut self) -> &mut dyn algo::Progress {
+        &mut self.progress
     }
 
     fn save_learner(&self, dir: &Path) -> Result<Vec<String>, Error> {
-        let io = |what: &str, e: &dyn std::fmt::Display| Error::Io(format!("writing a checkpoint ({what}): {e}"));
-        self.nets.online.clone().into_record().save(dir.join("model.bpk")).map_err(|e| io("model.bpk", &e))?;
-        self.nets.target.clone().into_record().save(dir.join("target.bpk")).map_err(|e| io("target.bpk", &e))?;
-        self.optimizer.save(dir.join("optimizer.bpk")).map_err(|e| io("optimizer.bpk", &e))?;
-        let mut files = vec!["model.bpk".into(), "target.bpk".into(), "optimizer.bpk".into()];
+        let mut files = vec![
+            algo::save_weights(&self.nets.online, dir, "model.bpk")?,
+            algo::save_weights(&self.nets.target, dir, "target.bpk")?,
+            algo::save_optimizer(&self.optimizer, dir)?,
+        ];
         if self.config.training.store_buffer_in_checkpoints {
-            self.replay.save(self.prioritized.as_ref(), &dir.join("replay.bin")).map_err(|e| io("replay.bin", &e))?;
+            let path = dir.join("replay.bin");
+            self.replay
+                .save(self.prioritized.as_ref(), &path)
+                .map_err(|e| Error::Io(format!("writing a checkpoint (replay.bin): {e}")))?;
             files.push("replay.bin".into());
         }
         Ok(files)
@@ -698,16 +703,12 @@ impl Algorithm for Dqn {
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {
         self.nets.online = crate::model::load_weights(self.nets.online.clone(), dir)?;
         self.nets.target = crate::model::load_weights_from(self.nets.target.clone(), &dir.join("target.bpk"))?;
-        let corrupt = |e: &dyn std::fmt::Display| {
-            Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", dir.join("optimizer.bpk").display()))
-        };
-        let record = burn::optim::OptimizerRecord::load(dir.join("optimizer.bpk")).map_err(|e| corrupt(&e))?;
-        self.optimizer = self.optimizer.clone().load_record(record);
+        self.optimizer = algo::load_optimizer(&self.optimizer, dir)?;
         let replay = dir.join("replay.bin");
         if self.config.training.store_buffer_in_checkpoints && replay.is_file() {
-            self.replay.load(self.prioritized.as_mut(), &replay).map_err(|e| {
-                Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", replay.display()))
-            })?;
+            self.replay
+                .load(self.prioritized.as_mut(), &replay)
+                .map_err(|e| Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", replay.display())))?;
         }
         Ok(())
     }

@@ -31,22 +31,16 @@ pub trait Algorithm {
     /// Plays `episodes` episodes with the current policy on a fresh batch of envs seeded with `seed` (one episode
     /// per env), greedily or, with `explore`, as in training.
     fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<EvalSummary, Error>;
-    /// The run's `evaluation` group.
-    fn evaluation_config(&self) -> &EvaluationConfig;
-    /// The run's seed (`debugging.seed`).
-    fn seed(&self) -> u64;
-    /// Iterations trained so far.
-    fn iteration(&self) -> u64;
-    /// The config as TOML, as a checkpoint's `config.toml` keeps it.
-    fn config_toml(&self) -> Result<String, Error>;
+    /// The run's config, as the shared code reads it.
+    fn config(&self) -> &dyn SharedConfig;
     /// The training envs.
     fn runner(&self) -> &SyncRunner;
     /// The training envs, for restoring a checkpoint.
     fn runner_mut(&mut self) -> &mut SyncRunner;
     /// The counters that make a run resumable (a checkpoint's `progress`).
-    fn progress_json(&self) -> serde_json::Value;
-    /// Puts saved counters back.
-    fn set_progress_json(&mut self, progress: serde_json::Value) -> Result<(), Error>;
+    fn progress(&self) -> &dyn Progress;
+    /// The counters, for restoring a checkpoint.
+    fn progress_mut(&mut self) -> &mut dyn Progress;
     /// Writes the learner's files (weights, optimiser state, ...) into `dir` and returns their names.
     fn save_learner(&self, dir: &Path) -> Result<Vec<String>, Error>;
     /// Loads the files [`Algorithm::save_learner`] wrote.
@@ -57,6 +51,16 @@ pub trait Algorithm {
         self.runner().spec()
     }
 
+    /// The run's seed (`debugging.seed`).
+    fn seed(&self) -> u64 {
+        self.config().seed()
+    }
+
+    /// Iterations trained so far.
+    fn iteration(&self) -> u64 {
+        self.progress().counters().iteration
+    }
+
     /// Evaluation on envs seeded apart from the training envs and per iteration.
     fn evaluate(&self, episodes: usize, explore: bool) -> Result<EvalSummary, Error> {
         self.evaluate_with_seed(episodes, explore, Stream::EvaluationEnvs(self.iteration()).seed(self.seed()))
@@ -65,7 +69,7 @@ pub trait Algorithm {
     /// The periodic evaluation of [`Algorithm::train`]: every `evaluation_interval` iterations, its mean return
     /// and seconds.
     fn periodic_evaluation(&self) -> Result<Option<(f64, f64)>, Error> {
-        let e = self.evaluation_config();
+        let e = self.config().evaluation();
         if e.evaluation_interval == 0 || !self.iteration().is_multiple_of(e.evaluation_interval as u64) {
             return Ok(None);
         }
@@ -73,6 +77,88 @@ pub trait Algorithm {
         let summary = self.evaluate(e.evaluation_duration as usize, e.evaluation_explore)?;
         Ok(Some((summary.return_mean, started.elapsed().as_secs_f64())))
     }
+}
+
+/// The parts of an [`AlgorithmConfig`] that shared code reads, whatever its `training` group.
+pub trait SharedConfig {
+    /// The `evaluation` group.
+    fn evaluation(&self) -> &EvaluationConfig;
+    /// `debugging.seed`.
+    fn seed(&self) -> u64;
+    /// The whole config as TOML, as a checkpoint's `config.toml` keeps it.
+    fn to_toml(&self) -> Result<String, Error>;
+}
+
+impl<T: Serialize> SharedConfig for AlgorithmConfig<T> {
+    fn evaluation(&self) -> &EvaluationConfig {
+        &self.evaluation
+    }
+
+    fn seed(&self) -> u64 {
+        self.debugging.seed
+    }
+
+    fn to_toml(&self) -> Result<String, Error> {
+        crate::config::to_toml(self).map_err(Error::Io)
+    }
+}
+
+/// An algorithm's resumable counters: the shared [`Counters`] and whatever else it keeps (PPO's KL coefficient,
+/// DQN's target-update step), saved as JSON in a checkpoint's `state.json`.
+pub trait Progress {
+    fn counters(&self) -> &Counters;
+    fn to_json(&self) -> serde_json::Value;
+    /// Replaces these counters with saved ones.
+    fn load_json(&mut self, saved: serde_json::Value) -> Result<(), Error>;
+}
+
+/// Counters that carry the shared ones in a field named `counters`.
+pub trait HasCounters {
+    fn counters(&self) -> &Counters;
+}
+
+impl<P: HasCounters + Serialize + DeserializeOwned> Progress for P {
+    fn counters(&self) -> &Counters {
+        HasCounters::counters(self)
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("counters serialise")
+    }
+
+    fn load_json(&mut self, saved: serde_json::Value) -> Result<(), Error> {
+        *self = serde_json::from_value(saved).map_err(|e| Error::Checkpoint(format!("counters: {e}")))?;
+        Ok(())
+    }
+}
+
+/// Writes a module's weights (`model.bpk`-style burnpack) and, if given, an optimiser's state into `dir`.
+pub fn save_weights<M: Module>(module: &M, dir: &Path, name: &str) -> Result<String, Error> {
+    module
+        .clone()
+        .into_record()
+        .save(dir.join(name))
+        .map_err(|e| Error::Io(format!("writing a checkpoint ({name}): {e}")))?;
+    Ok(name.to_string())
+}
+
+/// Writes an optimiser's state as `optimizer.bpk`.
+pub fn save_optimizer(optimizer: &burn::optim::ModuleOptimizer, dir: &Path) -> Result<String, Error> {
+    optimizer
+        .save(dir.join("optimizer.bpk"))
+        .map_err(|e| Error::Io(format!("writing a checkpoint (optimizer.bpk): {e}")))?;
+    Ok("optimizer.bpk".into())
+}
+
+/// Loads `optimizer.bpk` into an optimiser.
+pub fn load_optimizer(
+    optimizer: &burn::optim::ModuleOptimizer,
+    dir: &Path,
+) -> Result<burn::optim::ModuleOptimizer, Error> {
+    let path = dir.join("optimizer.bpk");
+    let record = burn::optim::OptimizerRecord::load(&path)
+        .map_err(|e| Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", path.display())))?;
+    Ok(optimizer.clone().load_record(record))
 }
 
 /// An algorithm's `training` group: what makes an [`AlgorithmConfig`] build that algorithm. Checkpoints, tuned
@@ -279,7 +365,7 @@ impl TrainResult {
         }
     }
 
-/// The flat `(key, value)` scalars of this result, for CSV and TensorBoard (absent values are NaN).
+    /// The flat `(key, value)` scalars of this result, for CSV and TensorBoard (absent values are NaN).
     pub fn scalars(&self) -> Vec<(String, f64)> {
         let mut out = Vec::new();
         flatten("", &serde_json::to_value(self).expect("a result serialises"), &mut out);

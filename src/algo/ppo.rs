@@ -4,11 +4,14 @@
 //! policy, compute advantages with GAE (terminated vs truncated kept apart), run `num_epochs` passes of shuffled
 //! minibatch updates, and reduce the metrics to a handful of scalars that are the only data the host reads.
 
-use crate::algo::{global_norm_clip, Algorithm, Training, Counters, LearnerStats, TrainResult};
-use crate::config::{AlgorithmConfig, EvaluationConfig, Schedule};
+use crate::algo::{
+    self, global_norm_clip, Algorithm, Counters, HasCounters, LearnerStats, SharedConfig, TrainResult, Training,
+};
+use crate::config::{AlgorithmConfig, Schedule};
 use crate::envs::{EpisodeStats, Space};
 use crate::model::ActorCritic;
 use crate::returns::{GaeParams, ReturnInputs};
+use crate::rollout::{RolloutShape, RolloutStorage, Transition};
 use crate::runners::{self, Bridge, Stream, SyncRunner};
 use crate::Error;
 use burn::module::Module;
@@ -187,6 +190,12 @@ pub struct Progress {
     pub kl_coeff: f64,
 }
 
+impl HasCounters for Progress {
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
 /// A PPO run: envs, model, optimiser and counters on one device.
 pub struct Ppo {
     config: PpoConfig,
@@ -195,20 +204,9 @@ pub struct Ppo {
     bridge: Bridge,
     model: ActorCritic,
     optimizer: ModuleOptimizer,
+    /// This iteration's `[T, N, ...]` collection, preallocated on the learner's device.
+    rollout: RolloutStorage,
     progress: Progress,
-}
-
-/// One step of the rollout, as tensors on the learner's device.
-struct Transition {
-    obs: Tensor<2>,
-    actions: Tensor<2>,
-    log_prob: Tensor<1>,
-    value: Tensor<1>,
-    dist_inputs: Tensor<2>,
-    reward: Tensor<1>,
-    terminated: Tensor<1>,
-    truncated: Tensor<1>,
-    final_obs: Tensor<2>,
 }
 
 /// The flattened `[T·N, ...]` batch the update reads.
@@ -240,8 +238,17 @@ impl Ppo {
         let spec = runner.spec();
         let model = ppo_model(&config, &spec.observation_space, &spec.action_space, &bridge)?;
         let optimizer = AdamConfig::new().with_epsilon(1e-5).init();
+        let dist = model.dist();
+        let shape = RolloutShape {
+            horizon: sizes.horizon,
+            num_envs: sizes.num_envs,
+            obs: spec.obs_dim(),
+            action: dist.action_width(),
+            dist_inputs: dist.input_width(),
+        };
+        let rollout = RolloutStorage::new(shape, bridge.inner());
         let progress = Progress { kl_coeff: config.training.kl_coeff, ..Default::default() };
-        Ok(Self { config, sizes, runner, bridge, model, optimizer, progress })
+        Ok(Self { config, sizes, runner, bridge, model, optimizer, rollout, progress })
     }
 
     pub fn config(&self) -> &PpoConfig {
@@ -284,13 +291,12 @@ impl Ppo {
         let n = self.sizes.num_envs;
         let eps = self.bridge.noise(&mut noise, dist.noise(), n, horizon)?; // [T·N, width]
         let mut obs = self.runner.obs(&self.bridge)?;
-        let mut rollout = Vec::with_capacity(horizon);
         for step in 0..horizon {
             let out = policy.forward(obs.clone());
             let actions = dist.sample(out.dist_inputs.clone(), eps.clone().narrow(0, step * n, n));
             let log_prob = dist.log_prob(out.dist_inputs.clone(), actions.clone());
             let next = self.runner.step(&self.bridge, actions.clone())?;
-            rollout.push(Transition {
+            let transition = Transition {
                 obs,
                 actions,
                 log_prob,
@@ -300,7 +306,8 @@ impl Ppo {
                 terminated: next.terminated,
                 truncated: next.truncated,
                 final_obs: next.final_obs,
-            });
+            };
+            self.rollout.write(step, transition);
             obs = next.obs;
         }
         let last_value = policy.value(obs);
@@ -308,18 +315,17 @@ impl Ppo {
 
         // ---- 2. Advantages: GAE over [T, N], bootstrapping truncated episodes from V(final obs) ----
         let advantage_start = Instant::now();
-        let cat1 = |f: fn(&Transition) -> Tensor<1>| Tensor::cat(rollout.iter().map(f).collect(), 0);
-        let cat2 = |f: fn(&Transition) -> Tensor<2>| Tensor::cat(rollout.iter().map(f).collect(), 0);
-        let values = cat1(|s| s.value.clone()); // [T·N], time-major
-        let final_values = policy.value(cat2(|s| s.final_obs.clone()));
+        let r = &self.rollout;
+        let values = r.value.clone(); // [T·N], time-major
+        let final_values = policy.value(r.final_obs.clone());
         let (advantages, returns) = self.bridge.gae(
             GaeParams { gamma: t.gamma as f32, lambda: t.lambda_ as f32 },
             (horizon, n),
             ReturnInputs {
-                rewards: cat1(|s| s.reward.clone()),
+                rewards: r.reward.clone(),
                 values: values.clone(),
-                terminated: cat1(|s| s.terminated.clone()),
-                truncated: cat1(|s| s.truncated.clone()),
+                terminated: r.terminated.clone(),
+                truncated: r.truncated.clone(),
                 final_values,
                 last_values: last_value,
             },
@@ -333,15 +339,14 @@ impl Ppo {
             advantages
         };
         let data = Batch {
-            obs: cat2(|s| s.obs.clone()),
-            actions: cat2(|s| s.actions.clone()),
-            log_prob: cat1(|s| s.log_prob.clone()),
+            obs: r.obs.clone(),
+            actions: r.actions.clone(),
+            log_prob: r.log_prob.clone(),
             value: values,
-            dist_inputs: cat2(|s| s.dist_inputs.clone()),
+            dist_inputs: r.dist_inputs.clone(),
             advantages,
             returns,
         };
-        drop(rollout);
         let explained_var = explained_variance(data.value.clone(), data.returns.clone());
         let advantages_s = advantage_start.elapsed().as_secs_f64();
 
@@ -485,20 +490,8 @@ impl Algorithm for Ppo {
         runners::evaluate(&self.model.valid(), &self.config.environment, &self.bridge, episodes, explore, seed)
     }
 
-    fn evaluation_config(&self) -> &EvaluationConfig {
-        &self.config.evaluation
-    }
-
-    fn seed(&self) -> u64 {
-        self.config.debugging.seed
-    }
-
-    fn iteration(&self) -> u64 {
-        self.progress.counters.iteration
-    }
-
-    fn config_toml(&self) -> Result<String, Error> {
-        crate::config::to_toml(&self.config).map_err(Error::Io)
+    fn config(&self) -> &dyn SharedConfig {
+        &self.config
     }
 
     fn runner(&self) -> &SyncRunner {
@@ -509,29 +502,21 @@ impl Algorithm for Ppo {
         &mut self.runner
     }
 
-    fn progress_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.progress).expect("counters serialise")
+    fn progress(&self) -> &dyn algo::Progress {
+        &self.progress
     }
 
-    fn set_progress_json(&mut self, progress: serde_json::Value) -> Result<(), Error> {
-        self.progress = serde_json::from_value(progress).map_err(|e| Error::Checkpoint(format!("PPO counters: {e}")))?;
-        Ok(())
+    fn progress_mut(&mut self) -> &mut dyn algo::Progress {
+        &mut self.progress
     }
 
     fn save_learner(&self, dir: &Path) -> Result<Vec<String>, Error> {
-        let io = |what: &str, e: &dyn std::fmt::Display| Error::Io(format!("writing a checkpoint ({what}): {e}"));
-        self.model.clone().into_record().save(dir.join("model.bpk")).map_err(|e| io("model.bpk", &e))?;
-        self.optimizer.save(dir.join("optimizer.bpk")).map_err(|e| io("optimizer.bpk", &e))?;
-        Ok(vec!["model.bpk".into(), "optimizer.bpk".into()])
+        Ok(vec![algo::save_weights(&self.model, dir, "model.bpk")?, algo::save_optimizer(&self.optimizer, dir)?])
     }
 
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {
         self.model = crate::model::load_weights(self.model.clone(), dir)?;
-        let corrupt = |e: &dyn std::fmt::Display| {
-            Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", dir.join("optimizer.bpk").display()))
-        };
-        let record = burn::optim::OptimizerRecord::load(dir.join("optimizer.bpk")).map_err(|e| corrupt(&e))?;
-        self.optimizer = self.optimizer.clone().load_record(record);
+        self.optimizer = algo::load_optimizer(&self.optimizer, dir)?;
         Ok(())
     }
 }

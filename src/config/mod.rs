@@ -92,7 +92,9 @@ impl<T> AlgorithmConfig<T> {
             return bad("env_runners.num_envs_per_env_runner must be at least 1".into());
         }
         if n > MAX_ENVS {
-            return bad(format!("env_runners.num_envs_per_env_runner = {n} is more than the {MAX_ENVS} envs a batch holds"));
+            return bad(format!(
+                "env_runners.num_envs_per_env_runner = {n} is more than the {MAX_ENVS} envs a batch holds"
+            ));
         }
         if self.evaluation.evaluation_interval > 0 && self.evaluation.evaluation_duration == 0 {
             return bad("evaluation.evaluation_duration must be at least 1 episode when evaluation is on".into());

@@ -144,4 +144,3 @@ pub fn load_weights_from<M: burn::module::Module>(model: M, path: &Path) -> Resu
     let record = burn::store::ModuleRecord::load(&path).map_err(|e| corrupt(&e))?;
     model.try_load_record(record).map_err(|e| corrupt(&e))
 }
-

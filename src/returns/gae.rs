@@ -136,7 +136,12 @@ impl Gae {
     }
 
     /// Writes `advantages` and `returns` (f32 `[T, N]`, on this device) from `inputs`.
-    pub fn compute(&self, inputs: &GaeBuffers, advantages: &mut DeviceBuffer, returns: &mut DeviceBuffer) -> Result<()> {
+    pub fn compute(
+        &self,
+        inputs: &GaeBuffers,
+        advantages: &mut DeviceBuffer,
+        returns: &mut DeviceBuffer,
+    ) -> Result<()> {
         let (t, n) = (self.horizon, self.num_envs);
         let plane = t * n;
         let shapes = [

@@ -27,7 +27,7 @@ struct Header {
 }
 
 fn words_of_f32(t: &Tensor<1>) -> Result<Vec<u32>, String> {
-    let v = t.clone().into_data().convert::<f32>().to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+    let v = t.clone().into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
     Ok(v.into_iter().map(f32::to_bits).collect())
 }
 
@@ -35,7 +35,13 @@ fn obs_words(obs: &StoredObs) -> Result<Vec<u32>, String> {
     match obs {
         StoredObs::F32(t) => words_of_f32(&t.clone().reshape([-1])),
         StoredObs::Packed(t) => {
-            let v = t.clone().reshape([-1]).into_data().convert::<i32>().to_vec::<i32>().map_err(|e| format!("{e:?}"))?;
+            let v = t
+                .clone()
+                .reshape([-1])
+                .into_data()
+                .convert::<i32>()
+                .try_into_vec::<i32>()
+                .map_err(|e| format!("{e:?}"))?;
             Ok(v.into_iter().map(|w| w as u32).collect())
         }
     }
@@ -107,7 +113,10 @@ impl ReplayBuffer {
                 }
                 ObsStorage::PackedU8 { .. } => {
                     let values: Vec<i32> = words.into_iter().map(|w| w as i32).collect();
-                    StoredObs::Packed(Tensor::<2, Int>::from_data(TensorData::new(values, [slots, width]), &self.device))
+                    StoredObs::Packed(Tensor::<2, Int>::from_data(
+                        TensorData::new(values, [slots, width]),
+                        &self.device,
+                    ))
                 }
             });
         }
@@ -119,7 +128,9 @@ impl ReplayBuffer {
         let priorities = match saved.prioritized {
             Some((leaves, _)) => {
                 let raw = take(leaves, 8)?;
-                Some(raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect::<Vec<_>>())
+                Some(
+                    raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect::<Vec<_>>(),
+                )
             }
             None => None,
         };

@@ -62,7 +62,13 @@ mod tests {
     #[test]
     fn streams_differ_by_purpose_and_iteration() {
         let draw = |s: Stream| s.noise(3).sample(NoiseKind::Uniform, 4);
-        let all = [Stream::Iteration(0), Stream::Iteration(1), Stream::Replay(0), Stream::Replay(1), Stream::EvaluationActions];
+        let all = [
+            Stream::Iteration(0),
+            Stream::Iteration(1),
+            Stream::Replay(0),
+            Stream::Replay(1),
+            Stream::EvaluationActions,
+        ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
                 assert_ne!(draw(*a), draw(*b), "{a:?} vs {b:?}");

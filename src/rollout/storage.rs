@@ -1,0 +1,131 @@
+//! On-policy rollout storage: the `[T, N, ...]` fields of one iteration's collection, preallocated on the
+//! learner's device (time-major, flattened to `[T·N, ...]` rows: step t of env i is row t·N + i) and written in
+//! place step by step, so collection allocates nothing per step and the update reads the tensors as they are.
+
+use burn::tensor::{Device, Tensor};
+
+/// One step of every env, as learner tensors (`[N, ...]`).
+pub struct Transition {
+    pub obs: Tensor<2>,
+    pub actions: Tensor<2>,
+    pub log_prob: Tensor<1>,
+    pub value: Tensor<1>,
+    pub dist_inputs: Tensor<2>,
+    pub reward: Tensor<1>,
+    pub terminated: Tensor<1>,
+    pub truncated: Tensor<1>,
+    /// The kept final observation where the step ended an episode.
+    pub final_obs: Tensor<2>,
+}
+
+/// `[T·N, ...]` tensors of every [`Transition`] field.
+pub struct RolloutStorage {
+    horizon: usize,
+    num_envs: usize,
+    pub obs: Tensor<2>,
+    pub actions: Tensor<2>,
+    pub log_prob: Tensor<1>,
+    pub value: Tensor<1>,
+    pub dist_inputs: Tensor<2>,
+    pub reward: Tensor<1>,
+    pub terminated: Tensor<1>,
+    pub truncated: Tensor<1>,
+    pub final_obs: Tensor<2>,
+}
+
+/// The widths of a rollout's rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RolloutShape {
+    pub horizon: usize,
+    pub num_envs: usize,
+    pub obs: usize,
+    pub action: usize,
+    pub dist_inputs: usize,
+}
+
+impl RolloutStorage {
+    /// Zeroed storage of `shape` on `device`.
+    pub fn new(shape: RolloutShape, device: &Device) -> Self {
+        let rows = shape.horizon * shape.num_envs;
+        let plane = || Tensor::<1>::zeros([rows], device);
+        let wide = |width: usize| Tensor::<2>::zeros([rows, width], device);
+        Self {
+            horizon: shape.horizon,
+            num_envs: shape.num_envs,
+            obs: wide(shape.obs),
+            actions: wide(shape.action),
+            log_prob: plane(),
+            value: plane(),
+            dist_inputs: wide(shape.dist_inputs),
+            reward: plane(),
+            terminated: plane(),
+            truncated: plane(),
+            final_obs: wide(shape.obs),
+        }
+    }
+
+    /// T, steps per env.
+    pub fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    /// Writes step `t` of every env in place.
+    ///
+    /// # Panics
+    /// If `t ≥ T` or a field's rows are not `[N, width]`.
+    pub fn write(&mut self, t: usize, step: Transition) {
+        assert!(t < self.horizon, "step {t} of a rollout of {} steps", self.horizon);
+        let rows = t * self.num_envs..(t + 1) * self.num_envs;
+        let put2 = |column: &mut Tensor<2>, values: Tensor<2>| {
+            let width = column.dims()[1];
+            column.inplace(|c| c.slice_assign([rows.clone(), 0..width], values));
+        };
+        put2(&mut self.obs, step.obs);
+        put2(&mut self.actions, step.actions);
+        put2(&mut self.dist_inputs, step.dist_inputs);
+        put2(&mut self.final_obs, step.final_obs);
+        let put1 =
+            |column: &mut Tensor<1>, values: Tensor<1>| column.inplace(|c| c.slice_assign([rows.clone()], values));
+        put1(&mut self.log_prob, step.log_prob);
+        put1(&mut self.value, step.value);
+        put1(&mut self.reward, step.reward);
+        put1(&mut self.terminated, step.terminated);
+        put1(&mut self.truncated, step.truncated);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn steps_land_in_time_major_rows() {
+        let device = Device::flex();
+        let shape = RolloutShape { horizon: 3, num_envs: 2, obs: 2, action: 1, dist_inputs: 2 };
+        let mut storage = RolloutStorage::new(shape, &device);
+        let row = |v: f32, w: usize| Tensor::<2>::from_data(TensorData::new(vec![v; 2 * w], [2, w]), &device);
+        let col = |v: f32| Tensor::<1>::from_data(TensorData::new(vec![v, v + 0.5], [2]), &device);
+        for t in 0..3 {
+            let v = t as f32;
+            let step = Transition {
+                obs: row(v, 2),
+                actions: row(v, 1),
+                log_prob: col(v),
+                value: col(v),
+                dist_inputs: row(v, 2),
+                reward: col(v),
+                terminated: col(v),
+                truncated: col(v),
+                final_obs: row(v, 2),
+            };
+            storage.write(t, step);
+        }
+        let host = |x: Tensor<1>| x.into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(host(storage.reward.clone()), vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5]);
+        assert_eq!(
+            host(storage.obs.clone().reshape([-1])),
+            vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]
+        );
+    }
+}
