@@ -28,6 +28,8 @@ What it measures
      --set training.train_batch_size=B
      --set training.num_steps_sampled_before_learning_starts=0
      --set training.training_intensity=I --set evaluation.evaluation_interval=0
+     --set rl_module.fcnet_hiddens=[256] --set training.hiddens=[256] --set training.dueling=false
+     --set training.double_q=false   (SB3's network and targets: the same work per update)
      --stop-timesteps 256*(1+R) --json --out <tmp>`` with 8 envs x 32 steps
      (256 env steps) an iteration and I = P*B/256, so each iteration runs
      P = ceil(K/R) updates (R = ``--update-iterations``, 4) and the updates
@@ -442,6 +444,12 @@ def run_myriad_updates(batch_size: int, args, binary: Path) -> dict:
             "--set", "training.num_steps_sampled_before_learning_starts=0",
             "--set", f"training.training_intensity={float(intensity)!r}",
             "--set", "evaluation.evaluation_interval=0",
+            # The same network and targets as SB3's DQN (two 256-wide ReLU layers, plain Q head, no double Q), so
+            # updates/s compares the same work.
+            "--set", "rl_module.fcnet_hiddens=[256]",
+            "--set", "training.hiddens=[256]",
+            "--set", "training.dueling=false",
+            "--set", "training.double_q=false",
             "--stop-timesteps", str(STEPS_PER_ITERATION * (1 + args.update_iterations)),
             "--checkpoint-frequency", "0",
         ]

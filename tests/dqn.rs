@@ -167,6 +167,20 @@ fn wgpu_dqn_trains_and_moves_bytes_independent_of_capacity() {
     }
     assert_eq!(bytes[0], bytes[2], "uniform: bytes changed with the capacity: {bytes:?}");
     assert_eq!(bytes[1], bytes[3], "prioritized: bytes changed with the capacity: {bytes:?}");
+    // Every Rainbow component (C51 projection, noisy layers, dueling, n-step windows) on the same device.
+    let mut c = small();
+    c.training = DqnTraining { v_min: 0.0, v_max: 50.0, num_atoms: 11, ..DqnTraining::rainbow() };
+    c.training.train_batch_size = 16;
+    c.training.hiddens = vec![16];
+    c.training.num_steps_sampled_before_learning_starts = 0;
+    c.training.training_intensity = Some(2.0);
+    c.training.replay_buffer_config.capacity = 1024;
+    c.resources.backend = myriad::envs::Backend::Wgpu;
+    let mut rainbow = c.build().unwrap();
+    for _ in 0..2 {
+        let r = rainbow.train().unwrap();
+        assert!(stats(&r).total_loss.is_finite() && stats(&r).num_gradient_updates == 8, "{r:?}");
+    }
 }
 
 /// Runs a tuned config until its evaluation reaches `target` or `steps` env steps; returns the best evaluation.

@@ -319,6 +319,8 @@ pub struct Dqn {
     runner: SyncRunner,
     bridge: Bridge,
     nets: OnlineTarget<QNetwork>,
+    /// The target network without autodiff, as the updates read it.
+    target: QNetwork,
     optimizer: ModuleOptimizer,
     replay: ReplayBuffer,
     prioritized: Option<PrioritizedSampler>,
@@ -377,6 +379,7 @@ impl Dqn {
         let spec = runner.spec().clone();
         let online = q_network(&config, &spec.observation_space, &spec.action_space, &bridge)?;
         let nets = OnlineTarget::new(online);
+        let target = nets.target.valid();
         let t = &config.training;
         let optimizer = AdamConfig::new().with_epsilon(t.adam_epsilon as f32).init();
         let storage = match runner.packed_obs_bytes() {
@@ -388,7 +391,8 @@ impl Dqn {
         let prioritized = (t.replay_buffer_config.kind == ReplayKind::Prioritized).then(|| {
             PrioritizedSampler::new(sizes.replay_rows * sizes.num_envs, t.replay_buffer_config.prioritized_replay_alpha)
         });
-        Ok(Self { config, sizes, runner, bridge, nets, optimizer, replay, prioritized, progress: Default::default() })
+        let progress = Default::default();
+        Ok(Self { config, sizes, runner, bridge, nets, target, optimizer, replay, prioritized, progress })
     }
 
     pub fn config(&self) -> &DqnConfig {
@@ -479,6 +483,7 @@ impl Dqn {
             } else {
                 self.nets.polyak_update(t.tau);
             }
+            self.target = self.nets.target.valid();
             self.progress.last_target_update = steps_now;
         }
         let update_s = update_start.elapsed().as_secs_f64();
@@ -587,14 +592,12 @@ impl Dqn {
         let weights = weights.map(|w| self.bridge.from_vec(w));
         let online_noise = self.head_noise(&self.nets.online, noise)?;
         let target_noise = self.head_noise(&self.nets.online, noise)?;
-        let selector_noise = self.head_noise(&self.nets.online, noise)?;
 
-        let out = self.nets.online.forward(sample.obs, online_noise.as_ref());
-        let target_net = self.nets.target.valid();
-        let target_out = target_net.forward(sample.boot_obs.clone(), target_noise.as_ref());
+        let target_out = self.target.forward(sample.boot_obs.clone(), target_noise.as_ref());
         // The next action: the online network's choice (double Q) or the target's own.
+        let out = self.nets.online.forward(sample.obs, online_noise.as_ref());
         let next_q_values = if t.double_q {
-            self.nets.online.valid().forward(sample.boot_obs, selector_noise.as_ref()).q
+            self.nets.online.valid().forward(sample.boot_obs, online_noise.as_ref()).q
         } else {
             target_out.q.clone()
         };
@@ -703,6 +706,7 @@ impl Algorithm for Dqn {
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {
         self.nets.online = crate::model::load_weights(self.nets.online.clone(), dir)?;
         self.nets.target = crate::model::load_weights_from(self.nets.target.clone(), &dir.join("target.bpk"))?;
+        self.target = self.nets.target.valid();
         self.optimizer = algo::load_optimizer(&self.optimizer, dir)?;
         let replay = dir.join("replay.bin");
         if self.config.training.store_buffer_in_checkpoints && replay.is_file() {
