@@ -76,14 +76,8 @@ fn resume_continues_the_same_games_exactly() {
         "rl_module.conv_filters=[[8, 8, 4], [8, 4, 4]]",
         "rl_module.post_fcnet_hiddens=[16]",
     ]);
-    let comparable = |mut r: myriad::algo::TrainResult| {
-        r.timers = Default::default();
-        r.num_env_steps_sampled_per_second = 0.0;
-        r.time_total_s = 0.0;
-        r
-    };
     let mut straight = config.build().unwrap();
-    let expected: Vec<_> = (0..3).map(|_| comparable(straight.train().unwrap())).collect();
+    let expected: Vec<_> = (0..3).map(|_| straight.train().unwrap().without_timings()).collect();
 
     let dir = std::env::temp_dir().join(format!("myriad-test-atari-resume-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -95,7 +89,7 @@ fn resume_continues_the_same_games_exactly() {
     assert!(saved.join("atari.json").is_file());
     drop(first);
     let mut resumed = myriad::checkpoint::restore(&dir, &config).unwrap();
-    assert_eq!(comparable(resumed.train().unwrap()), expected[2]);
+    assert_eq!(resumed.train().unwrap().without_timings(), expected[2]);
 
     // A damaged atari.json is a checkpoint error naming the file.
     let path = saved.join("atari.json");
@@ -182,14 +176,8 @@ fn der_config_trains_on_pong_end_to_end_and_resumes_exactly() {
         ],
     )
     .unwrap();
-    let comparable = |mut r: myriad::algo::TrainResult| {
-        r.timers = Default::default();
-        r.num_env_steps_sampled_per_second = 0.0;
-        r.time_total_s = 0.0;
-        r
-    };
     let mut straight = config.build().unwrap();
-    let expected: Vec<_> = (0..3).map(|_| comparable(straight.train().unwrap())).collect();
+    let expected: Vec<_> = (0..3).map(|_| straight.train().unwrap().without_timings()).collect();
     for r in &expected[1..] {
         let s = r.learner.dqn().unwrap();
         assert!(s.total_loss.is_finite() && s.num_gradient_updates == 3 && s.gradients_global_norm > 0.0, "{s:?}");
@@ -205,6 +193,6 @@ fn der_config_trains_on_pong_end_to_end_and_resumes_exactly() {
     assert!(replay < 2 * 64 * 4 * 84 * 84 + 64 * 1024, "replay.bin is {replay} bytes");
     drop(first);
     let mut resumed = myriad::checkpoint::restore(&dir, &config).unwrap();
-    assert_eq!(comparable(resumed.train().unwrap()), expected[2]);
+    assert_eq!(resumed.train().unwrap().without_timings(), expected[2]);
     let _ = std::fs::remove_dir_all(dir);
 }

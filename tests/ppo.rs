@@ -44,14 +44,6 @@ fn stats(r: &TrainResult) -> &PpoStats {
     r.learner.ppo().expect("a PPO result")
 }
 
-/// A result with the wall-clock fields zeroed, for comparing runs.
-fn comparable(mut r: TrainResult) -> TrainResult {
-    r.timers = Default::default();
-    r.num_env_steps_sampled_per_second = 0.0;
-    r.time_total_s = 0.0;
-    r
-}
-
 #[test]
 fn build_rejects_inconsistent_configs() {
     let msg = |c: PpoConfig| match c.build() {
@@ -113,7 +105,7 @@ fn toml_round_trip_overrides_and_unknown_keys() {
 fn same_seed_same_results() {
     let results = |seed: u64| {
         let mut ppo = small_cartpole().debugging(seed).build().unwrap();
-        (0..2).map(|_| comparable(ppo.train().unwrap())).collect::<Vec<_>>()
+        (0..2).map(|_| ppo.train().unwrap().without_timings()).collect::<Vec<_>>()
     };
     let (a, b, c) = (results(3), results(3), results(4));
     assert_eq!(a, b);
@@ -124,7 +116,7 @@ fn same_seed_same_results() {
 fn resume_continues_exactly() {
     let config = small_cartpole().debugging(11);
     let mut straight = config.build().unwrap();
-    let expected: Vec<TrainResult> = (0..3).map(|_| comparable(straight.train().unwrap())).collect();
+    let expected: Vec<TrainResult> = (0..3).map(|_| straight.train().unwrap().without_timings()).collect();
 
     let dir = temp_dir("resume");
     let mut first = config.build().unwrap();
@@ -135,7 +127,7 @@ fn resume_continues_exactly() {
     drop(first);
     let mut resumed = checkpoint::restore(&dir, &config).unwrap();
     assert_eq!(resumed.iteration(), 2);
-    let third = comparable(resumed.train().unwrap());
+    let third = resumed.train().unwrap().without_timings();
     assert_eq!(third, expected[2]);
     let _ = std::fs::remove_dir_all(dir);
 }

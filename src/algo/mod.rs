@@ -365,6 +365,15 @@ impl TrainResult {
         }
     }
 
+    /// This result with its wall-clock fields (timers, throughput, total time) zeroed: what two runs of the same
+    /// seed must agree on.
+    pub fn without_timings(mut self) -> Self {
+        self.timers = Timers::default();
+        self.num_env_steps_sampled_per_second = 0.0;
+        self.time_total_s = 0.0;
+        self
+    }
+
     /// The flat `(key, value)` scalars of this result, for CSV and TensorBoard (absent values are NaN).
     pub fn scalars(&self) -> Vec<(String, f64)> {
         let mut out = Vec::new();

@@ -76,11 +76,6 @@ impl<T> AlgorithmConfig<T> {
         self
     }
 
-    /// The env kwargs as an [`EnvConfig`].
-    pub fn env_config(&self) -> Result<EnvConfig, crate::Error> {
-        Ok(EnvConfig::from_json(&serde_json::Value::Object(self.environment.env_config.clone()))?)
-    }
-
     /// Checks the shared groups; each algorithm's `validate` calls it before checking its `training` group.
     pub fn validate_shared(&self) -> Result<(), crate::Error> {
         let bad = |msg: String| Err(crate::Error::Config(msg));
@@ -90,11 +85,6 @@ impl<T> AlgorithmConfig<T> {
         let n = self.env_runners.num_envs_per_env_runner;
         if n == 0 {
             return bad("env_runners.num_envs_per_env_runner must be at least 1".into());
-        }
-        if n > MAX_ENVS {
-            return bad(format!(
-                "env_runners.num_envs_per_env_runner = {n} is more than the {MAX_ENVS} envs a batch holds"
-            ));
         }
         if self.evaluation.evaluation_interval > 0 && self.evaluation.evaluation_duration == 0 {
             return bad("evaluation.evaluation_duration must be at least 1 episode when evaluation is on".into());
@@ -109,9 +99,6 @@ impl<T> AlgorithmConfig<T> {
     }
 }
 
-/// The most envs one batch holds.
-pub const MAX_ENVS: usize = 1 << 24;
-
 /// `environment(...)`: what to train on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -124,6 +111,13 @@ pub struct EnvironmentConfig {
     pub normalize_actions: bool,
     /// Box actions: clip to the space's bounds before stepping (applies when not normalising).
     pub clip_actions: bool,
+}
+
+impl EnvironmentConfig {
+    /// The env kwargs as an [`EnvConfig`].
+    pub fn kwargs(&self) -> Result<EnvConfig, crate::Error> {
+        Ok(EnvConfig::from_json(&serde_json::Value::Object(self.env_config.clone()))?)
+    }
 }
 
 impl Default for EnvironmentConfig {

@@ -21,7 +21,6 @@ pub use streams::Stream;
 pub use sync::SyncRunner;
 
 use crate::config::EnvironmentConfig;
-use crate::envs::EnvConfig;
 use crate::Error;
 use burn::tensor::Tensor;
 use serde::Serialize;
@@ -57,7 +56,7 @@ pub fn evaluate(
     if episodes == 0 {
         return Err(Error::Config("evaluation needs at least one episode".into()));
     }
-    let env_config = EnvConfig::from_json(&serde_json::Value::Object(environment.env_config.clone()))?;
+    let env_config = environment.kwargs()?;
     let mut env = Envs::make(&environment.env, &env_config, episodes, bridge.env_device(), seed)?;
     let actions = ActionMap::new(&env.spec().action_space, environment, bridge.device())?;
     let limit = match env.spec().max_episode_steps {

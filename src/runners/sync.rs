@@ -4,7 +4,7 @@
 
 use super::{ActionMap, Bridge, Envs, Step};
 use crate::config::EnvironmentConfig;
-use crate::envs::{EnvConfig, EnvSpec};
+use crate::envs::EnvSpec;
 use crate::Error;
 use burn::tensor::{Int, Tensor};
 
@@ -21,7 +21,7 @@ pub struct SyncRunner {
 impl SyncRunner {
     /// Makes `n` envs of `environment.env` on the bridge's env device, reset with `seed`.
     pub fn new(environment: &EnvironmentConfig, n: usize, bridge: &Bridge, seed: u64) -> Result<Self, Error> {
-        let env_config = EnvConfig::from_json(&serde_json::Value::Object(environment.env_config.clone()))?;
+        let env_config = environment.kwargs()?;
         let envs = Envs::make(&environment.env, &env_config, n, bridge.env_device(), seed)?;
         let actions = ActionMap::new(&envs.spec().action_space, environment, bridge.device())?;
         Ok(Self { envs, actions, obs: None, packed: None })
@@ -33,11 +33,6 @@ impl SyncRunner {
 
     pub fn num_envs(&self) -> usize {
         self.envs.num_envs()
-    }
-
-    /// The action mapping (shared with evaluation).
-    pub fn action_map(&self) -> &ActionMap {
-        &self.actions
     }
 
     /// The observations to act on, `[N, obs_dim]`.
