@@ -13,7 +13,7 @@
 
 use crate::device::{Backend, Device, DeviceBuffer};
 use crate::env::EnvSpec;
-use crate::error::{Error, Result};
+use crate::error::{clip, Error, Result};
 
 /// A named per-env buffer of the batch, for reading back to the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -228,7 +228,10 @@ impl EnvBatch {
         if snapshot.env != self.spec.id || snapshot.num_envs != self.num_envs {
             return Err(Error::Shape(format!(
                 "a snapshot of {} × {} cannot restore a batch of {} × {}",
-                snapshot.num_envs, snapshot.env, self.num_envs, self.spec.id
+                snapshot.num_envs,
+                clip(&snapshot.env),
+                self.num_envs,
+                self.spec.id
             )));
         }
         self.kernel.reset(seed)?;

@@ -5,9 +5,12 @@
 //! is a bare string. Each env reads its keys through [`ConfigReader`], which rejects unknown keys and values of
 //! the wrong type with the list of valid keys.
 
-use crate::error::{Error, Result};
+use crate::error::{clip, clip_json, Error, Result};
 use serde_json::Value;
 use std::str::FromStr;
+
+/// Gymnasium's `TimeLimit` kwarg, which every env accepts and which must be at least 1.
+pub const MAX_EPISODE_STEPS: &str = "max_episode_steps";
 
 /// An ordered set of env kwargs.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -56,7 +59,7 @@ impl EnvConfig {
         match value {
             Value::Null => Ok(Self::new()),
             Value::Object(map) => Ok(Self { entries: map.iter().map(|(k, v)| (k.clone(), v.clone())).collect() }),
-            other => Err(Error::ConfigSyntax(format!("expected a JSON object, got {other}"))),
+            other => Err(Error::ConfigSyntax(format!("expected a JSON object, got {}", clip_json(other)))),
         }
     }
 }
@@ -74,10 +77,10 @@ impl FromStr for EnvConfig {
             }
             let (key, raw) = item
                 .split_once('=')
-                .ok_or_else(|| Error::ConfigSyntax(format!("`{item}` is not of the form key=value")))?;
+                .ok_or_else(|| Error::ConfigSyntax(format!("`{}` is not of the form key=value", clip(item))))?;
             let key = key.trim();
             if key.is_empty() {
-                return Err(Error::ConfigSyntax(format!("`{item}` has an empty key")));
+                return Err(Error::ConfigSyntax(format!("`{}` has an empty key", clip(item))));
             }
             config.set(key, parse_value(raw.trim()));
         }
@@ -102,11 +105,11 @@ fn split_top_level(s: &str) -> Result<Vec<&str>> {
             _ => {}
         }
         if depth < 0 {
-            return Err(Error::ConfigSyntax(format!("unbalanced brackets in `{s}`")));
+            return Err(Error::ConfigSyntax(format!("unbalanced brackets in `{}`", clip(s))));
         }
     }
     if depth != 0 || quote.is_some() {
-        return Err(Error::ConfigSyntax(format!("unbalanced brackets or quotes in `{s}`")));
+        return Err(Error::ConfigSyntax(format!("unbalanced brackets or quotes in `{}`", clip(s))));
     }
     parts.push(&s[start..]);
     Ok(parts)
@@ -153,7 +156,7 @@ impl<'a> ConfigReader<'a> {
     }
 
     fn bad(&self, key: &str, reason: impl Into<String>) -> Error {
-        Error::BadConfigValue { env: self.env.into(), key: key.into(), reason: reason.into() }
+        Error::BadConfigValue { env: clip(self.env), key: clip(key), reason: reason.into() }
     }
 
     fn take_with_default(&mut self, key: &'static str, default: impl std::fmt::Debug) -> Option<&'a Value> {
@@ -175,7 +178,7 @@ impl<'a> ConfigReader<'a> {
             None => Ok(default),
             Some(v) => match v.as_f64() {
                 Some(x) if x.is_finite() => Ok(x as f32),
-                _ => Err(self.bad(key, format!("expected a finite number, got {v}"))),
+                _ => Err(self.bad(key, format!("expected a finite number, got {}", clip_json(v)))),
             },
         }
     }
@@ -194,17 +197,19 @@ impl<'a> ConfigReader<'a> {
         match self.take_with_default(key, default) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(v) => Err(self.bad(key, format!("expected true or false, got {v}"))),
+            Some(v) => Err(self.bad(key, format!("expected true or false, got {}", clip_json(v)))),
         }
     }
 
-    /// A non-negative integer, if given.
+    /// A non-negative integer, if given. `max_episode_steps` must be at least 1 (Gymnasium's `TimeLimit` rejects
+    /// 0), whichever env reads it.
     pub fn u32_opt(&mut self, key: &'static str) -> Result<Option<u32>> {
         match self.take(key) {
             None => Ok(None),
             Some(v) => match v.as_u64() {
+                Some(0) if key == MAX_EPISODE_STEPS => Err(self.bad(key, "must be at least 1, got 0")),
                 Some(x) if x <= u32::MAX as u64 => Ok(Some(x as u32)),
-                _ => Err(self.bad(key, format!("expected a non-negative integer, got {v}"))),
+                _ => Err(self.bad(key, format!("expected a non-negative integer, got {}", clip_json(v)))),
             },
         }
     }
@@ -213,7 +218,7 @@ impl<'a> ConfigReader<'a> {
         match self.take(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(self.bad(key, format!("expected a string, got {v}"))),
+            Some(v) => Err(self.bad(key, format!("expected a string, got {}", clip_json(v)))),
         }
     }
 
@@ -227,7 +232,7 @@ impl<'a> ConfigReader<'a> {
                 .collect::<Option<Vec<_>>>()
                 .map(Some)
                 .ok_or_else(|| self.bad(key, "expected a list of strings")),
-            Some(v) => Err(self.bad(key, format!("expected a list of strings, got {v}"))),
+            Some(v) => Err(self.bad(key, format!("expected a list of strings, got {}", clip_json(v)))),
         }
     }
 
@@ -241,7 +246,7 @@ impl<'a> ConfigReader<'a> {
                 .collect::<Option<Vec<_>>>()
                 .map(Some)
                 .ok_or_else(|| self.bad(key, "expected a list of finite numbers")),
-            Some(v) => Err(self.bad(key, format!("expected a list of numbers, got {v}"))),
+            Some(v) => Err(self.bad(key, format!("expected a list of numbers, got {}", clip_json(v)))),
         }
     }
 
@@ -257,7 +262,7 @@ impl<'a> ConfigReader<'a> {
             if !self.valid.contains(&key) {
                 let mut valid: Vec<String> = self.valid.iter().map(|s| s.to_string()).collect();
                 valid.sort();
-                return Err(Error::UnknownConfigKey { env: self.env.into(), key: key.into(), valid });
+                return Err(Error::UnknownConfigKey { env: clip(self.env), key: clip(key), valid });
             }
         }
         Ok(())
@@ -297,5 +302,31 @@ mod tests {
         r.f32("g", 10.0).unwrap();
         let err = r.finish().unwrap_err();
         assert!(err.to_string().contains("valid keys: `g`"), "{err}");
+    }
+
+    #[test]
+    fn max_episode_steps_must_be_at_least_one() {
+        let c: EnvConfig = "max_episode_steps=0".parse().unwrap();
+        let err = ConfigReader::new("CartPole-v1", &c).u32_opt("max_episode_steps").unwrap_err();
+        assert!(matches!(&err, Error::BadConfigValue { key, .. } if key == "max_episode_steps"), "{err:?}");
+        assert!(err.to_string().contains("`max_episode_steps`: must be at least 1"), "{err}");
+        let c: EnvConfig = "max_episode_steps=1,frameskip=0".parse().unwrap();
+        let mut r = ConfigReader::new("CartPole-v1", &c);
+        assert_eq!(r.u32_opt("max_episode_steps").unwrap(), Some(1));
+        // Other integer keys keep 0 (whether 0 is valid is each env's business).
+        assert_eq!(r.u32_opt("frameskip").unwrap(), Some(0));
+    }
+
+    #[test]
+    fn long_keys_and_values_are_clipped_in_errors() {
+        let long = "y".repeat(5_000);
+        let c = EnvConfig::new().with("g", long.as_str()).with(&long, 1);
+        let mut r = ConfigReader::new("Pendulum-v1", &c);
+        let err = r.f32("g", 10.0).unwrap_err().to_string();
+        assert!(err.len() < 400 && err.contains("…"), "{err}");
+        let err = r.finish().unwrap_err().to_string();
+        assert!(err.len() < 400 && err.contains("…"), "{err}");
+        let err = format!("{long}=[1").parse::<EnvConfig>().unwrap_err().to_string();
+        assert!(err.len() < 400 && err.contains("…"), "{err}");
     }
 }

@@ -5,7 +5,7 @@
 //! second visits only the envs that finished and resets them. Nothing is allocated per env or per step.
 
 use crate::batch::{BatchKernel, Field};
-use crate::device::{BufferInner, DeviceBuffer};
+use crate::device::{try_filled, BufferInner, DeviceBuffer};
 use crate::env::{Env, EnvSpec};
 use crate::error::{Error, Result};
 use crate::rng::{self, Stream};
@@ -273,31 +273,36 @@ fn reset_one<E: Env>(t: &Task<'_, E>, c: &mut Chunk<'_, E>, i: usize) {
 }
 
 impl<E: Env> CpuBatch<E> {
-    pub(crate) fn new(params: E::Params, spec: &EnvSpec, num_envs: usize) -> Self {
+    /// A batch of `num_envs` zeroed envs; an allocation the host refuses is an [`Error::OutOfMemory`], not an
+    /// abort.
+    pub(crate) fn new(params: E::Params, spec: &EnvSpec, num_envs: usize) -> Result<Self> {
         let n = num_envs;
         let o = E::OBS_DIM;
         assert_eq!(o, spec.obs_dim(), "{}: Env::OBS_DIM disagrees with the observation space", spec.id);
-        let zeros_f = |len: usize| vec![0.0f32; len];
-        let zeros_u = |len: usize| vec![0u32; len];
+        let zeros_f = |len: usize, what: &str| try_filled(len, 0.0f32, what);
+        let zeros_u = |len: usize, what: &str| try_filled(len, 0u32, what);
+        let obs_len = n
+            .checked_mul(o)
+            .ok_or_else(|| Error::OutOfMemory(format!("{n} observations of {o} values overflow the address space")))?;
         let b = Buffers {
-            state: vec![bytemuck::Zeroable::zeroed(); n],
-            obs: zeros_f(n * o),
-            final_obs: zeros_f(n * o),
-            reward: zeros_f(n),
-            terminated: zeros_u(n),
-            truncated: zeros_u(n),
-            elapsed: zeros_u(n),
-            key: zeros_u(n),
-            counter: zeros_u(n),
-            action_counter: zeros_u(n),
-            ep_return: zeros_f(n),
-            ep_length: zeros_u(n),
-            done_count: zeros_u(n),
-            done_return: zeros_f(n),
-            done_length: zeros_u(n),
-            actions: vec![E::Action::default(); n],
+            state: try_filled(n, bytemuck::Zeroable::zeroed(), "the CPU batch's state")?,
+            obs: zeros_f(obs_len, "the CPU batch's observations")?,
+            final_obs: zeros_f(obs_len, "the CPU batch's final observations")?,
+            reward: zeros_f(n, "the CPU batch's rewards")?,
+            terminated: zeros_u(n, "the CPU batch's terminated flags")?,
+            truncated: zeros_u(n, "the CPU batch's truncated flags")?,
+            elapsed: zeros_u(n, "the CPU batch's elapsed steps")?,
+            key: zeros_u(n, "the CPU batch's rng keys")?,
+            counter: zeros_u(n, "the CPU batch's rng counters")?,
+            action_counter: zeros_u(n, "the CPU batch's action rng counters")?,
+            ep_return: zeros_f(n, "the CPU batch's episode returns")?,
+            ep_length: zeros_u(n, "the CPU batch's episode lengths")?,
+            done_count: zeros_u(n, "the CPU batch's finished-episode counts")?,
+            done_return: zeros_f(n, "the CPU batch's finished-episode returns")?,
+            done_length: zeros_u(n, "the CPU batch's finished-episode lengths")?,
+            actions: try_filled(n, E::Action::default(), "the CPU batch's actions")?,
         };
-        Self { params, max_steps: spec.max_episode_steps, autoreset: true, status: 0, b }
+        Ok(Self { params, max_steps: spec.max_episode_steps, autoreset: true, status: 0, b })
     }
 
     fn chunk(&mut self) -> Chunk<'_, E> {

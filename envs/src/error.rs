@@ -35,13 +35,16 @@ pub enum Error {
     Trace(String),
     /// Reading or writing a file.
     Io(String),
+    /// A batch (or one of its buffers) does not fit the memory of its device; see
+    /// [`Device::check_fits`](crate::Device::check_fits).
+    OutOfMemory(String),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::UnknownEnv { id, suggestions } => {
-                write!(f, "unknown env id `{id}`")?;
+                write!(f, "unknown env id `{}`", clip(id))?;
                 if !suggestions.is_empty() {
                     write!(f, "; did you mean {}?", quoted_list(suggestions))?;
                 }
@@ -49,7 +52,7 @@ impl fmt::Display for Error {
             }
             Error::EnvIdTaken { id, built_in } => {
                 let owner = if *built_in { "a built-in env" } else { "an env registered earlier" };
-                write!(f, "cannot register env `{id}`: the id is taken by {owner}; choose another id")
+                write!(f, "cannot register env `{}`: the id is taken by {owner}; choose another id", clip(id))
             }
             Error::BadEnvId { id, reason } => write!(f, "cannot register env {}: {reason}", quote_id(id)),
             Error::NoKernel { id, backend } => {
@@ -58,13 +61,15 @@ impl fmt::Display for Error {
                     Backend::Wgpu => "WGSL",
                     Backend::Cuda => "CUDA",
                 };
+                let id = clip(id);
                 write!(f, "env `{id}` supplies no {kernel} kernel; it runs on the CPU backend (--backend cpu)")
             }
             Error::UnknownConfigKey { env, key, valid } => {
+                let (env, key) = (clip(env), clip(key));
                 write!(f, "{env} has no config key `{key}`; valid keys: {}", quoted_list(valid))
             }
             Error::BadConfigValue { env, key, reason } => {
-                write!(f, "{env}: bad value for `{key}`: {reason}")
+                write!(f, "{}: bad value for `{}`: {reason}", clip(env), clip(key))
             }
             Error::ConfigSyntax(msg) => write!(f, "env config: {msg}"),
             Error::InvalidAction(msg) => write!(f, "invalid action: {msg}"),
@@ -73,6 +78,7 @@ impl fmt::Display for Error {
             Error::Device(msg) => write!(f, "device error: {msg}"),
             Error::Trace(msg) => write!(f, "trace: {msg}"),
             Error::Io(msg) => write!(f, "{msg}"),
+            Error::OutOfMemory(msg) => write!(f, "not enough memory: {msg}"),
         }
     }
 }
@@ -80,15 +86,74 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 fn quoted_list(items: &[String]) -> String {
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    items.iter().map(|s| format!("`{}`", clip(s))).collect::<Vec<_>>().join(", ")
 }
 
-/// An id as a user typed it, for messages: escaped (control characters show as `\n`, `\u{..}`) and cut to its
-/// first 100 characters.
+/// The most characters of one piece of user input (an env id, a kwarg key or value, a trace field) that an error
+/// message quotes; [`clip`] cuts longer input to this and marks the cut with `…`.
+pub const MAX_QUOTED_CHARS: usize = 100;
+
+/// User input as an error message quotes it: unchanged up to [`MAX_QUOTED_CHARS`] characters, else its first
+/// `MAX_QUOTED_CHARS` characters and a trailing `…`. Reads only that far, so a 100 MB id costs nothing, and
+/// clipping twice gives the same string as clipping once.
+pub fn clip(input: &str) -> String {
+    clip_to(input, MAX_QUOTED_CHARS)
+}
+
+/// [`clip`] with another limit, for text that quotes user input among its own words (a parser's message).
+pub(crate) fn clip_to(input: &str, max_chars: usize) -> String {
+    match input.char_indices().nth(max_chars) {
+        None => input.to_string(),
+        Some((end, _)) => format!("{}…", &input[..end]),
+    }
+}
+
+/// A JSON value as an error message quotes it: a string's text clipped before it is quoted, anything else
+/// serialized and clipped.
+pub(crate) fn clip_json(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => format!("\"{}\"", clip(s)),
+        other => clip(&other.to_string()),
+    }
+}
+
+/// An id as a user typed it, for messages: cut by [`clip`] and escaped (control characters show as `\n`,
+/// `\u{..}`).
 fn quote_id(id: &str) -> String {
-    const SHOWN: usize = 100;
-    let head: String = id.chars().take(SHOWN).collect();
-    let more = id.chars().count().saturating_sub(SHOWN);
-    let tail = if more > 0 { format!("… ({more} more characters)") } else { String::new() };
-    format!("`{}`{tail}", head.escape_debug())
+    format!("`{}`", clip(id).escape_debug())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_cuts_long_input_once_and_leaves_short_input_alone() {
+        assert_eq!(clip("CartPole-v1"), "CartPole-v1");
+        let exact = "a".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(clip(&exact), exact);
+        let long = "é".repeat(10 * MAX_QUOTED_CHARS);
+        let clipped = clip(&long);
+        assert_eq!(clipped.chars().count(), MAX_QUOTED_CHARS + 1);
+        assert!(clipped.ends_with('…') && clipped.starts_with("éé"));
+        assert_eq!(clip(&clipped), clipped, "clipping twice changes nothing");
+        assert_eq!(clip_json(&serde_json::Value::from(long.as_str())), format!("\"{clipped}\""));
+    }
+
+    #[test]
+    fn every_message_clips_the_input_it_quotes() {
+        let long = "z".repeat(100_000);
+        let errors = [
+            Error::UnknownEnv { id: long.clone(), suggestions: vec![long.clone()] },
+            Error::EnvIdTaken { id: long.clone(), built_in: true },
+            Error::BadEnvId { id: long.clone(), reason: "it is long".into() },
+            Error::NoKernel { id: long.clone(), backend: Backend::Wgpu },
+            Error::UnknownConfigKey { env: long.clone(), key: long.clone(), valid: vec!["g".into()] },
+            Error::BadConfigValue { env: long.clone(), key: long.clone(), reason: "no".into() },
+        ];
+        for err in errors {
+            let message = err.to_string();
+            assert!(message.len() < 1_000, "{} characters", message.len());
+        }
+    }
 }

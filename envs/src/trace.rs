@@ -7,11 +7,15 @@
 //! [`REPLICAS`] envs with different random streams: a deterministic transition gives one outcome, a stochastic one
 //! (slippery FrozenLake) several, and the recorded outcome must be among them, so reward and flags must follow
 //! from it. Floats pass within [`TOLERANCE`] (absolute or relative); flags and integers must be equal.
+//!
+//! A line that no Gymnasium env could have recorded is an input error naming the line, not a mismatch: a
+//! discrete action outside the action space, and for envs with a `Discrete` observation space and one state
+//! value (FrozenLake's `env.unwrapped.s`), a `state`, `next_state` or `next_obs` outside that space.
 
 use crate::batch::Field;
 use crate::config::EnvConfig;
 use crate::device::Device;
-use crate::error::{Error, Result};
+use crate::error::{clip, clip_json, clip_to, Error, Result};
 use crate::registry::{lookup, make};
 use crate::spaces::Space;
 use serde::Deserialize;
@@ -41,31 +45,46 @@ pub struct TraceLine {
     pub truncated: bool,
 }
 
+/// The most characters of a JSON parser's message (which quotes the input) that a trace error repeats.
+const MAX_PARSER_MESSAGE_CHARS: usize = 300;
+
 /// Reads a trace file; a malformed line is an error naming the line.
 pub fn load(path: &Path) -> Result<Vec<TraceLine>> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read trace {}: {e}", path.display())))?;
-    parse(&text).map_err(|e| match e {
-        Error::Trace(msg) => Error::Trace(format!("{}: {msg}", path.display())),
+    Ok(load_numbered(path)?.into_iter().map(|(_, l)| l).collect())
+}
+
+/// Reads a trace file into its lines, each with its 1-based line number in the file.
+fn load_numbered(path: &Path) -> Result<Vec<(usize, TraceLine)>> {
+    let shown = clip(&path.display().to_string());
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read trace {shown}: {e}")))?;
+    parse_numbered(&text).map_err(|e| match e {
+        Error::Trace(msg) => Error::Trace(format!("{shown}: {msg}")),
         other => other,
     })
 }
 
 /// Parses trace text (blank lines are skipped).
 pub fn parse(text: &str) -> Result<Vec<TraceLine>> {
+    Ok(parse_numbered(text)?.into_iter().map(|(_, l)| l).collect())
+}
+
+/// Parses trace text into its lines, each with its 1-based line number in the text.
+fn parse_numbered(text: &str) -> Result<Vec<(usize, TraceLine)>> {
     let mut lines = Vec::new();
     for (no, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: TraceLine = serde_json::from_str(line)
-            .map_err(|e| Error::Trace(format!("line {}: not a transition record: {e}", no + 1)))?;
+        let parsed: TraceLine = serde_json::from_str(line).map_err(|e| {
+            let e = clip_to(&e.to_string(), MAX_PARSER_MESSAGE_CHARS);
+            Error::Trace(format!("line {}: not a transition record: {e}", no + 1))
+        })?;
         lines.push((no + 1, parsed));
     }
     if lines.is_empty() {
         return Err(Error::Trace("no transitions in the trace".into()));
     }
-    Ok(lines.into_iter().map(|(_, l)| l).collect())
+    Ok(lines)
 }
 
 /// The worst deviation seen in one compared field.
@@ -136,19 +155,35 @@ impl fmt::Display for Report {
 }
 
 /// Replays the trace at `path` on `device`. With `env`, every line must name that env, and its config replaces
-/// the lines' own.
+/// the lines' own. Errors name lines by their number in the file.
 pub fn check_file(path: &Path, device: &Device, env: Option<(&str, &EnvConfig)>) -> Result<Report> {
-    check(&load(path)?, device, env)
+    let lines = load_numbered(path)?;
+    check_numbered(lines.iter().map(|(no, l)| (*no, l)), device, env)
 }
 
-/// Replays `lines` on `device`, one batch per (env, config).
+/// Replays `lines` on `device`, one batch per (env, config). Errors name lines by their 1-based index in `lines`.
 pub fn check(lines: &[TraceLine], device: &Device, env: Option<(&str, &EnvConfig)>) -> Result<Report> {
-    let mut groups: Vec<(String, EnvConfig, Value, Vec<&TraceLine>)> = Vec::new();
-    for (no, line) in lines.iter().enumerate() {
+    check_numbered(lines.iter().enumerate().map(|(i, l)| (i + 1, l)), device, env)
+}
+
+/// A trace line with the number errors call it by.
+type Numbered<'a> = (usize, &'a TraceLine);
+
+fn check_numbered<'a>(
+    lines: impl Iterator<Item = Numbered<'a>>,
+    device: &Device,
+    env: Option<(&str, &EnvConfig)>,
+) -> Result<Report> {
+    let mut groups: Vec<(String, EnvConfig, Value, Vec<Numbered<'a>>)> = Vec::new();
+    for (no, line) in lines {
         let (id, config, config_json) = match env {
             Some((id, config)) => {
                 if line.env != id {
-                    return Err(Error::Trace(format!("line {}: records {} but --env is {id}", no + 1, line.env)));
+                    return Err(Error::Trace(format!(
+                        "line {no}: records {} but --env is {}",
+                        clip(&line.env),
+                        clip(id)
+                    )));
                 }
                 (id.to_string(), config.clone(), config.to_json())
             }
@@ -156,8 +191,8 @@ pub fn check(lines: &[TraceLine], device: &Device, env: Option<(&str, &EnvConfig
         };
         lookup(&id)?;
         match groups.iter_mut().find(|g| g.0 == id && g.2 == config_json) {
-            Some(g) => g.3.push(line),
-            None => groups.push((id, config, config_json, vec![line])),
+            Some(g) => g.3.push((no, line)),
+            None => groups.push((id, config, config_json, vec![(no, line)])),
         }
     }
     let groups = groups
@@ -186,7 +221,7 @@ fn check_group(
     id: &str,
     config: &EnvConfig,
     config_json: Value,
-    lines: &[&TraceLine],
+    lines: &[Numbered],
     device: &Device,
 ) -> Result<GroupReport> {
     let n = lines.len() * REPLICAS;
@@ -196,8 +231,8 @@ fn check_group(
     let mut state = Vec::with_capacity(n * sd);
     let mut elapsed = Vec::with_capacity(n);
     let mut actions = Vec::with_capacity(n * spec.action_dim());
-    for (k, line) in lines.iter().enumerate() {
-        let at = |what: &str| Error::Trace(format!("{id} line {}: {what}", k + 1));
+    for &(no, line) in lines {
+        let at = |what: &str| Error::Trace(format!("{id} line {no}: {what}"));
         if line.state.len() != sd || line.next_state.len() != sd {
             return Err(at(&format!(
                 "state needs {sd} values, got {} and {}",
@@ -207,6 +242,14 @@ fn check_group(
         }
         if line.next_obs.len() != od {
             return Err(at(&format!("next_obs needs {od} values, got {}", line.next_obs.len())));
+        }
+        if let Space::Discrete { n } = spec.observation_space {
+            // A discrete observation with one state value is that value (FrozenLake's `env.unwrapped.s`).
+            if sd == 1 {
+                check_discrete("state", &line.state, n).map_err(|m| at(&m))?;
+                check_discrete("next_state", &line.next_state, n).map_err(|m| at(&m))?;
+            }
+            check_discrete("next_obs", &line.next_obs, n).map_err(|m| at(&m))?;
         }
         let words = action_words(&spec.action_space, &line.action).map_err(|m| at(&m))?;
         for _ in 0..REPLICAS {
@@ -236,7 +279,7 @@ fn check_group(
     let names = ["next_state", "next_obs", "reward", "terminated", "truncated"];
     let mut fields: Vec<FieldReport> = names.iter().map(|&field| FieldReport { field, ..Default::default() }).collect();
     let mut stochastic_lines = 0;
-    for (k, line) in lines.iter().enumerate() {
+    for (k, &(_, line)) in lines.iter().enumerate() {
         // Per replica: each field's worst deviation and whether it is within tolerance.
         let score = |o: &Outcome| -> [(f64, bool); 5] {
             let vec_dev = |got: &[f32], want: &[f64]| {
@@ -287,12 +330,28 @@ fn check_group(
     Ok(GroupReport { env: id.to_string(), env_config: config_json, lines: lines.len(), stochastic_lines, fields })
 }
 
+/// The valid values of `Discrete(n)`, for messages.
+fn discrete_range(n: u32) -> String {
+    match n {
+        0 => "Discrete(0) has no values".into(),
+        n => format!("valid values are the integers 0 to {} of Discrete({n})", n - 1),
+    }
+}
+
+/// Fails where a value of trace field `field` is not an element of `Discrete(n)`.
+fn check_discrete(field: &str, values: &[f64], n: u32) -> std::result::Result<(), String> {
+    match values.iter().find(|&&v| !(v >= 0.0 && v < n as f64 && v.fract() == 0.0)) {
+        Some(v) => Err(format!("{field} is {v}, outside the observation space; {}", discrete_range(n))),
+        None => Ok(()),
+    }
+}
+
 /// A recorded action as batch words; a value outside the action space is an error.
 fn action_words(space: &Space, action: &Value) -> std::result::Result<Vec<u32>, String> {
     match space {
         Space::Discrete { n } => match action.as_u64() {
             Some(a) if a < *n as u64 => Ok(vec![a as u32]),
-            _ => Err(format!("action {action} is not in Discrete({n})")),
+            _ => Err(format!("action is {}, outside the action space; {}", clip_json(action), discrete_range(*n))),
         },
         Space::Box { low, .. } => {
             let values: Option<Vec<f64>> = match action {
@@ -302,7 +361,7 @@ fn action_words(space: &Space, action: &Value) -> std::result::Result<Vec<u32>, 
             };
             match values {
                 Some(v) if v.len() == low.len() => Ok(v.iter().map(|&x| (x as f32).to_bits()).collect()),
-                _ => Err(format!("action {action} is not a list of {} numbers", low.len())),
+                _ => Err(format!("action is {}, not a list of {} numbers", clip_json(action), low.len())),
             }
         }
     }
@@ -328,5 +387,76 @@ mod tests {
         let b = Space::bounded(vec![-2.0], vec![2.0]);
         assert_eq!(action_words(&b, &serde_json::json!([3.5])).unwrap(), vec![3.5f32.to_bits()]);
         assert!(action_words(&b, &serde_json::json!([1.0, 2.0])).is_err());
+    }
+
+    /// A FrozenLake-v1 line: from `state`, `action` leads to `next` (reward 0, not done).
+    fn lake_line(state: f64, action: i64, next: f64) -> String {
+        serde_json::json!({
+            "env": "FrozenLake-v1", "env_config": {}, "state": [state], "elapsed_steps": 0, "action": action,
+            "next_state": [next], "next_obs": [next], "reward": 0.0, "terminated": false, "truncated": false,
+        })
+        .to_string()
+    }
+
+    fn cartpole_line(action: i64) -> String {
+        serde_json::json!({
+            "env": "CartPole-v1", "state": [0.0, 0.0, 0.0, 0.0], "elapsed_steps": 0, "action": action,
+            "next_state": [0.0, 0.0, 0.0, 0.0], "next_obs": [0.0, 0.0, 0.0, 0.0], "reward": 1.0,
+            "terminated": false, "truncated": false,
+        })
+        .to_string()
+    }
+
+    fn trace_error(text: &str) -> String {
+        match check(&parse(text).unwrap(), &Device::Cpu, None) {
+            Err(Error::Trace(msg)) => msg,
+            other => panic!("expected a trace error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn in_range_lines_replay() {
+        // Down from the start cell: a slip goes left (stay on 0), down (4) or right (1).
+        let text = [lake_line(0.0, 1, 4.0), lake_line(0.0, 1, 0.0)].join("\n");
+        let report = check(&parse(&text).unwrap(), &Device::Cpu, None).unwrap();
+        assert!(report.passed(), "{report}");
+    }
+
+    #[test]
+    fn out_of_range_discrete_values_are_input_errors_naming_line_field_and_range() {
+        let good = lake_line(0.0, 1, 4.0);
+        let msg = trace_error(&[good.clone(), lake_line(99.0, 1, 4.0)].join("\n"));
+        assert!(msg.contains("line 2: state is 99"), "{msg}");
+        assert!(msg.contains("integers 0 to 15 of Discrete(16)"), "{msg}");
+        let msg = trace_error(&[good.clone(), good.clone(), lake_line(0.0, 1, 16.0)].join("\n"));
+        assert!(msg.contains("line 3: next_state is 16") && msg.contains("0 to 15"), "{msg}");
+        let msg = trace_error(&lake_line(1.5, 1, 4.0));
+        assert!(msg.contains("line 1: state is 1.5"), "{msg}");
+        let msg = trace_error(&lake_line(0.0, 4, 4.0));
+        assert!(msg.contains("line 1: action is 4") && msg.contains("0 to 3 of Discrete(4)"), "{msg}");
+        let msg = trace_error(&[cartpole_line(0), cartpole_line(7)].join("\n"));
+        assert!(msg.contains("line 2: action is 7") && msg.contains("0 to 1 of Discrete(2)"), "{msg}");
+    }
+
+    #[test]
+    fn errors_name_the_line_of_the_file() {
+        let path = std::env::temp_dir().join(format!("myriad-trace-test-{}.jsonl", std::process::id()));
+        std::fs::write(&path, format!("\n{}\n\n{}\n", lake_line(0.0, 1, 4.0), lake_line(99.0, 1, 4.0))).unwrap();
+        let err = check_file(&path, &Device::Cpu, None).unwrap_err().to_string();
+        std::fs::remove_file(&path).ok();
+        assert!(err.contains("line 4: state is 99"), "{err}");
+    }
+
+    #[test]
+    fn long_trace_fields_are_clipped() {
+        let long = "q".repeat(1_000_000);
+        let line = cartpole_line(0).replace("\"CartPole-v1\"", &format!("\"{long}\""));
+        let err = check(&parse(&line).unwrap(), &Device::Cpu, None).unwrap_err().to_string();
+        assert!(err.len() < 1_000, "{} characters", err.len());
+        let err = parse(&format!("{{\"{long}\": 1}}")).unwrap_err().to_string();
+        assert!(err.len() < 1_000, "{} characters", err.len());
+        let line = cartpole_line(0).replace("\"action\":0", &format!("\"action\":\"{long}\""));
+        let err = check(&parse(&line).unwrap(), &Device::Cpu, None).unwrap_err().to_string();
+        assert!(err.len() < 1_000 && err.contains("action is"), "{err:.300}");
     }
 }

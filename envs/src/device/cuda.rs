@@ -110,6 +110,11 @@ impl CudaContext {
         )
     }
 
+    /// The GPU's free memory in bytes, as the driver reports it (`cuMemGetInfo`); `None` where the query fails.
+    pub fn available_memory(&self) -> Option<u64> {
+        self.ctx.mem_get_info().ok().map(|(free, _total)| free as u64)
+    }
+
     /// The stream every copy and launch of this context goes to, for work that must be ordered with it.
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream

@@ -177,6 +177,23 @@ impl WgpuContext {
         format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
     }
 
+    /// Bytes a batch may use on this adapter: the host's available memory where the adapter is the CPU (a
+    /// software renderer such as llvmpipe) or an integrated GPU, both of which allocate from host memory;
+    /// `None` on a discrete or virtual GPU, whose budget wgpu does not report.
+    pub fn available_memory(&self) -> Option<u64> {
+        match self.info.device_type {
+            wgpu::DeviceType::Cpu | wgpu::DeviceType::IntegratedGpu => super::host_available_memory(),
+            wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::VirtualGpu | wgpu::DeviceType::Other => None,
+        }
+    }
+
+    /// The largest buffer a batch may allocate and bind as storage on this device: the smaller of the device's
+    /// `max_buffer_size` and `max_storage_buffer_binding_size`.
+    pub fn max_buffer_bytes(&self) -> u64 {
+        let limits = self.device.limits();
+        limits.max_buffer_size.min(limits.max_storage_buffer_binding_size)
+    }
+
     pub fn sync(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -391,20 +408,21 @@ impl WgpuBatch {
     pub(crate) fn new<E: Env>(ctx: &Arc<WgpuContext>, params: &E::Params, spec: &EnvSpec, n: usize) -> Result<Self> {
         let pipelines = ctx.batch_pipelines::<E>()?;
         let (sd, od) = (spec.state_dim, spec.obs_dim());
-        let max_words = (ctx.device.limits().max_storage_buffer_binding_size / 4) as usize;
-        let widest = (n * sd.max(od).max(INT_ROWS)) as u64;
-        if widest > max_words as u64 {
+        let max_bytes = ctx.max_buffer_bytes();
+        let widest = (n as u64).saturating_mul(sd.max(od).max(INT_ROWS).max(spec.action_dim()) as u64 * 4);
+        if widest > max_bytes {
             return Err(Error::Shape(format!(
-                "{n} envs of {} need {} bytes in one buffer; this adapter binds at most {}",
+                "{n} envs of {} need {widest} bytes in one buffer; this adapter binds at most {max_bytes} (use \
+                 fewer envs)",
                 spec.id,
-                widest * 4,
-                max_words * 4
             )));
         }
         let batch =
             BatchParams { num_envs: n as u32, max_steps: spec.max_episode_steps, autoreset: 1, ..Default::default() };
         let batch_uniform = ctx.uniform("batch params", bytemuck::bytes_of(&batch));
         let env_uniform = ctx.uniform("env params", bytemuck::bytes_of(params));
+        // An allocation the adapter refuses is an error of this call, not a panic of wgpu's default handler.
+        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let state = ctx.zeroed("state", n * sd);
         let obs = ctx.zeroed("obs", n * od);
         let final_obs = ctx.zeroed("final_obs", n * od);
@@ -412,6 +430,12 @@ impl WgpuBatch {
         let ints = ctx.zeroed("ints", n * INT_ROWS);
         let actions = ctx.zeroed("actions", n * spec.action_dim());
         let status = ctx.zeroed("status", 1);
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(Error::OutOfMemory(format!(
+                "{n} envs of {}: the adapter cannot allocate the batch's buffers ({err}); use fewer envs",
+                spec.id
+            )));
+        }
         let group = bind_group(
             &ctx.device,
             &pipelines.layout,

@@ -11,7 +11,7 @@
 
 use crate::config::{ConfigReader, EnvConfig};
 use crate::env::{Env, EnvSpec};
-use crate::error::Result;
+use crate::error::{clip, Result};
 use crate::rng::{below, Stream};
 use crate::spaces::Space;
 use bytemuck::{Pod, Zeroable};
@@ -83,7 +83,8 @@ impl Params {
             let row = row.as_ref();
             if row.chars().count() != ncol {
                 return Err(format!(
-                    "row {r} (`{row}`) has {} cells but row 0 has {ncol}; the map must be rectangular",
+                    "row {r} (`{}`) has {} cells but row 0 has {ncol}; the map must be rectangular",
+                    clip(row),
                     row.chars().count()
                 ));
             }
@@ -170,6 +171,7 @@ impl Env for FrozenLake {
             (None, Some("4x4")) => named(&MAP_4X4),
             (None, Some("8x8")) => named(&MAP_8X8),
             (None, Some(other)) => {
+                let other = clip(other);
                 return Err(r.error("map_name", format!("unknown map `{other}`; expected 4x4 or 8x8, or pass desc")));
             }
             (None, None) if is_8x8(id) => named(&MAP_8X8),
