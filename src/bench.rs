@@ -4,7 +4,7 @@
 //! launch on GPUs) and stops only after the device has finished the queued work. A warm-up with the same
 //! calls runs first (it also compiles the kernels).
 
-use myriad_envs::{make, Device, EnvConfig, Result};
+use myriad_envs::{make, Device, EnvConfig, Error, Result};
 use std::time::{Duration, Instant};
 
 /// What to measure.
@@ -35,11 +35,36 @@ pub struct EnvBenchResult {
     pub steps_per_s: f64,
 }
 
+/// The longest timed run or warm-up a benchmark accepts, in seconds (a day).
+pub const MAX_SECONDS: f64 = 86_400.0;
+
+/// Checks a benchmark's durations: finite, at least 0 (the timed run: above 0) and at most [`MAX_SECONDS`].
+fn check_durations(env: &str, seconds: f64, warmup_seconds: f64) -> Result<()> {
+    for (key, value, min) in [("seconds", seconds, f64::MIN_POSITIVE), ("warmup_seconds", warmup_seconds, 0.0)] {
+        if !(value.is_finite() && (min..=MAX_SECONDS).contains(&value)) {
+            return Err(Error::BadConfigValue {
+                env: env.into(),
+                key: key.into(),
+                reason: format!("{value} is not a number of seconds in {}..={MAX_SECONDS}", if min > 0.0 { "(0" } else { "0" }),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Runs the benchmark on `device`.
 pub fn bench_env(config: &EnvBenchConfig, device: &Device) -> Result<EnvBenchResult> {
+    check_durations(&config.env, config.seconds, config.warmup_seconds)?;
+    if config.steps_per_call == 0 {
+        return Err(Error::BadConfigValue {
+            env: config.env.clone(),
+            key: "steps_per_call".into(),
+            reason: "must be at least 1 (steps of every env per call)".into(),
+        });
+    }
     let mut envs = make(&config.env, &config.env_config, config.num_envs, device)?;
     envs.reset(config.seed)?;
-    let k = config.steps_per_call.max(1);
+    let k = config.steps_per_call;
     let run = |envs: &mut myriad_envs::EnvBatch, budget: Duration| -> Result<(u64, f64)> {
         let start = Instant::now();
         let mut calls = 0u64;
@@ -54,8 +79,8 @@ pub fn bench_env(config: &EnvBenchConfig, device: &Device) -> Result<EnvBenchRes
         }
         Ok((calls * k as u64 * config.num_envs as u64, start.elapsed().as_secs_f64()))
     };
-    run(&mut envs, Duration::from_secs_f64(config.warmup_seconds.max(0.0)))?;
-    let (steps, seconds) = run(&mut envs, Duration::from_secs_f64(config.seconds.max(1e-3)))?;
+    run(&mut envs, Duration::from_secs_f64(config.warmup_seconds))?;
+    let (steps, seconds) = run(&mut envs, Duration::from_secs_f64(config.seconds))?;
     envs.check()?;
     Ok(EnvBenchResult { steps, seconds, steps_per_s: steps as f64 / seconds })
 }
@@ -82,6 +107,7 @@ pub struct AtariBenchConfig {
 /// Env steps/s of Atari envs with uniformly random actions, drawn on the host from a counter-based stream.
 #[cfg(feature = "atari")]
 pub fn bench_atari(config: &AtariBenchConfig) -> Result<EnvBenchResult> {
+    check_durations(&config.env, config.seconds, config.warmup_seconds)?;
     use myriad_atari::{AsyncAtariBatch, AtariBatch};
     use myriad_envs::rng::{below, draw};
     let key = myriad_envs::rng::stream_key(config.seed, u32::MAX);

@@ -87,14 +87,14 @@ struct BenchEnvArgs {
     /// Device to run on: cpu, wgpu or cuda.
     #[arg(long, default_value = "cpu")]
     backend: String,
-    /// Length of the timed run in seconds.
+    /// Length of the timed run in seconds (above 0, at most a day).
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
-    /// Length of the untimed warm-up in seconds.
+    /// Length of the untimed warm-up in seconds (at most a day).
     #[arg(long, default_value_t = 1.0)]
     warmup_seconds: f64,
     /// Steps of every env per call, fused in one launch (1 measures single steps).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     steps_per_call: u32,
     /// Seed of the batch.
     #[arg(long, default_value_t = 0)]
@@ -105,6 +105,13 @@ struct BenchEnvArgs {
 }
 
 fn main() -> ExitCode {
+    // burn materialises some state on its implicit default device (an optimiser's restored moments, until the
+    // next step moves them to the parameters' device). Every device a run uses is opened explicitly, so the
+    // implicit one is pinned to the CPU: a CPU run then never opens a GPU, and works where no GPU driver is.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // Set before any thread is started, as setting the environment requires.
+        std::env::set_var("BURN_DEVICE", "flex");
+    }
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Envs { json } => list_envs(json),
@@ -116,7 +123,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Messages quote their input clipped; this bounds what any one message can echo back.
+            eprintln!("error: {}", myriad::algo::clip(&e.to_string(), 1_500));
             ExitCode::from(2)
         }
     }

@@ -85,7 +85,7 @@ fn resume_continues_the_same_games_exactly() {
     for _ in 0..2 {
         first.train().unwrap();
     }
-    let saved = myriad::checkpoint::save(&first, &dir).unwrap();
+    let saved = myriad::checkpoint::save(&first, &dir, "test-run").unwrap();
     assert!(saved.join("atari.json").is_file());
     drop(first);
     let mut resumed = myriad::checkpoint::restore(&dir, &config).unwrap();
@@ -187,7 +187,7 @@ fn der_config_trains_on_pong_end_to_end_and_resumes_exactly() {
     let mut first = config.build().unwrap();
     first.train().unwrap();
     first.train().unwrap();
-    let saved = myriad::checkpoint::save(&first, &dir).unwrap();
+    let saved = myriad::checkpoint::save(&first, &dir, "test-run").unwrap();
     // 64 slots of obs and next obs, 4·84·84 bytes each: the frames are kept as bytes.
     let replay = std::fs::metadata(saved.join("replay.bin")).unwrap().len();
     assert!(replay < 2 * 64 * 4 * 84 * 84 + 64 * 1024, "replay.bin is {replay} bytes");

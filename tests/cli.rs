@@ -338,3 +338,118 @@ mod atari {
         assert!(text.contains("\"PongNoFrameskip-v4\""));
     }
 }
+
+#[test]
+fn nonsense_and_oversized_input_is_refused_before_anything_is_written() {
+    let dir = temp_dir("nonsense");
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let empty = empty.display().to_string();
+    let huge_id = dir.join("huge-id.toml");
+    std::fs::write(&huge_id, format!("[environment]\nenv = \"{}\"\n", "x".repeat(10_000_000))).unwrap();
+    let huge_id = huge_id.display().to_string();
+    let out_dir = dir.join("run").display().to_string();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "ppo", "--out", &out_dir];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (train(&["--env", "CartPole-v1", "--num-envs", "268435455"]), "too large a batch"),
+        (train(&["--env", "CartPole-v1", "--stop-reward", "nan"]), "finite"),
+        (train(&["--env", "CartPole-v1", "--stop-seconds", "-5"]), "--stop-seconds"),
+        (train(&["--env", "CartPole-v1", "--stop-seconds", "inf"]), "--stop-seconds"),
+        (train(&["--config", &empty]), "names no env"),
+        (train(&["--config", &empty, "--resume", "/tmp"]), "cannot be used with"),
+        (train(&["--env", "CartPole-v1", "--set", "environment.env=Pendulum-v1"]), "different envs"),
+        (train(&["--env", "CartPole-v1", "--set", "environment.env_config.max_episode_steps=0"]), "max_episode_steps"),
+        (train(&["--env", "CartPole-v1", "--set", "training.lr=abc"]), "expected a number"),
+        (
+            train(&[
+                "--env",
+                "CartPole-v1",
+                "--set",
+                "training.train_batch_size=2048",
+                "--set",
+                "env_runners.rollout_fragment_length=64",
+            ]),
+            "train_batch_size",
+        ),
+        (train(&["--config", &huge_id]), "unknown env id"),
+        (
+            ["bench", "env", "--env", "CartPole-v1", "--seconds", "inf"].iter().map(|s| s.to_string()).collect(),
+            "seconds",
+        ),
+        (
+            ["bench", "env", "--env", "CartPole-v1", "--seconds", "1e300"].iter().map(|s| s.to_string()).collect(),
+            "seconds",
+        ),
+        (
+            ["bench", "env", "--env", "CartPole-v1", "--steps-per-call", "0"].iter().map(|s| s.to_string()).collect(),
+            "steps-per-call",
+        ),
+    ];
+    // A batch that passes the size checks but not the memory one (where the host has less than its 26 GiB).
+    let memory = myriad::envs::device::host_available_memory().unwrap_or(u64::MAX);
+    let mut cases = cases;
+    if memory < 26 << 30 {
+        let batch = ["--env", "CartPole-v1", "--num-envs", "268435455", "--set", "training.train_batch_size=268435455"];
+        cases.push((train(&batch), "memory"));
+    } else {
+        eprintln!("skipped the out-of-memory case: this host has {memory} bytes available");
+    }
+    for (args, needle) in &cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_myriad")).args(args).output().unwrap();
+        let text = stderr(&out);
+        let shown: Vec<String> = args.iter().map(|a| algo_clip(a)).collect();
+        assert_eq!(out.status.code(), Some(2), "{shown:?}: {}", algo_clip(&text));
+        assert!(text.contains(needle), "{shown:?}: {}", algo_clip(&text));
+        assert!(!text.contains("panicked") && !text.contains("untagged"), "{shown:?}: {}", algo_clip(&text));
+        assert!(text.len() < 2_000, "{shown:?}: a message of {} bytes", text.len());
+        assert!(!dir.join("run").exists(), "{shown:?} created the run folder");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn algo_clip(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+#[test]
+fn overrides_are_applied_not_ignored() {
+    let dir = temp_dir("overrides");
+    let out_dir = dir.display().to_string();
+    // Under the tuned config (16 envs × a fixed 64-step fragment = 1,024 steps), train_batch_size sets the batch.
+    let out = myriad(&[
+        "train",
+        "ppo",
+        "--env",
+        "CartPole-v1",
+        "--set",
+        "training.train_batch_size=2048",
+        "--stop-timesteps",
+        "2048",
+        "--out",
+        &out_dir,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.join("progress.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["num_env_steps_sampled_lifetime"], 2048, "one iteration of 2,048 steps");
+    // --set environment.env names the env as --env does, tuned config included.
+    let out = myriad(&[
+        "train",
+        "ppo",
+        "--set",
+        "environment.env=Acrobot-v1",
+        "--stop-timesteps",
+        "1",
+        "--out",
+        &format!("{out_dir}-acrobot"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("tuned/acrobot-ppo.toml"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(format!("{out_dir}-acrobot"));
+}

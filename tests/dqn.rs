@@ -107,7 +107,7 @@ fn same_seed_same_results_and_resume_continues_exactly() {
     for _ in 0..2 {
         first.train().unwrap();
     }
-    checkpoint::save(&first, &dir).unwrap();
+    checkpoint::save(&first, &dir, "test-run").unwrap();
     drop(first);
     let mut resumed = checkpoint::restore(&dir, &config).unwrap();
     assert_eq!(resumed.iteration(), 2);

@@ -5,7 +5,7 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::Tensor;
 use myriad::algo::{Algorithm, PpoConfig, PpoStats, TrainResult};
 use myriad::envs::EnvConfig;
-use myriad::run::{run, RunOptions, Stop};
+use myriad::run::{run, RunOptions, Start, Stop};
 use myriad::{checkpoint, config, tuned, Error};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -33,6 +33,7 @@ fn quiet_run(stop: Stop, dir: &Path, checkpoint_frequency: u64, interrupted: boo
     RunOptions {
         stop,
         out: Some(dir.to_path_buf()),
+        start: Start::Overwrite,
         checkpoint_frequency,
         interrupt: Arc::new(AtomicBool::new(interrupted)),
         on_result: Box::new(|_, _| {}),
@@ -123,7 +124,7 @@ fn resume_continues_exactly() {
     for _ in 0..2 {
         first.train().unwrap();
     }
-    checkpoint::save(&first, &dir).unwrap();
+    checkpoint::save(&first, &dir, "test-run").unwrap();
     drop(first);
     let mut resumed = checkpoint::restore(&dir, &config).unwrap();
     assert_eq!(resumed.iteration(), 2);
@@ -138,7 +139,7 @@ fn bad_checkpoints_are_clear_errors() {
     let config = small_cartpole();
     let mut ppo = config.build().unwrap();
     ppo.train().unwrap();
-    let saved = checkpoint::save(&ppo, &dir).unwrap();
+    let saved = checkpoint::save(&ppo, &dir, "test-run").unwrap();
 
     let other = PpoConfig::default().environment("Acrobot-v1", EnvConfig::new());
     match checkpoint::restore(&dir, &other) {
@@ -171,11 +172,13 @@ fn non_finite_loss_stops_with_the_last_checkpoint_intact() {
     let config = small_cartpole();
     let mut ppo = config.build().unwrap();
     ppo.train().unwrap();
-    let saved = checkpoint::save(&ppo, &dir).unwrap();
+    let saved = checkpoint::save(&ppo, &dir, "test-run").unwrap();
     let before = std::fs::read(saved.join("model.bpk")).unwrap();
     let poisoned = ppo.model().clone().map(&mut Poison);
     ppo.set_model(poisoned);
-    match run(&mut ppo, quiet_run(Stop { training_iteration: Some(5), ..Default::default() }, &dir, 1, false)) {
+    let mut options = quiet_run(Stop { training_iteration: Some(5), ..Default::default() }, &dir, 1, false);
+    options.start = Start::Resume { run_id: "test-run".into(), iteration: 1, env_steps: Algorithm::progress(&ppo).counters().env_steps };
+    match run(&mut ppo, options) {
         Err(Error::NonFinite(m)) => assert!(m.contains("loss") && m.contains("iteration 2"), "{m}"),
         other => panic!("expected a non-finite loss error, got {:?}", other.map(|s| s.stopped_by)),
     }

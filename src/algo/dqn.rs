@@ -386,6 +386,9 @@ impl Dqn {
             Some(bytes) => ObsStorage::PackedU8 { bytes },
             None => ObsStorage::F32 { dim: spec.obs_dim() },
         };
+        let what = format!("the replay buffer ({} slots)", sizes.replay_rows as u128 * sizes.num_envs as u128);
+        let bytes = ReplayBuffer::bytes_for(sizes.replay_rows, sizes.num_envs, storage);
+        bridge.env_device().check_fits(&what, bytes)?;
         let replay = ReplayBuffer::new(sizes.replay_rows, sizes.num_envs, t.n_step, storage, bridge.inner())
             .map_err(Error::Config)?;
         let prioritized = (t.replay_buffer_config.kind == ReplayKind::Prioritized).then(|| {
@@ -701,6 +704,10 @@ impl Algorithm for Dqn {
             files.push("replay.bin".into());
         }
         Ok(files)
+    }
+
+    fn policy_layout(&self) -> Vec<Vec<usize>> {
+        crate::model::layout_of(&self.nets.online)
     }
 
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {

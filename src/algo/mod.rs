@@ -45,6 +45,9 @@ pub trait Algorithm {
     fn save_learner(&self, dir: &Path) -> Result<Vec<String>, Error>;
     /// Loads the files [`Algorithm::save_learner`] wrote.
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error>;
+    /// The shape of every parameter of the policy's model ([`crate::model::layout_of`]), which a checkpoint's
+    /// manifest records and a restore compares.
+    fn policy_layout(&self) -> Vec<Vec<usize>>;
 
     /// The spec of the training envs.
     fn env_spec(&self) -> &EnvSpec {
@@ -167,6 +170,9 @@ pub trait Training: Default + Clone + PartialEq + std::fmt::Debug + Serialize + 
     type Algo: Algorithm;
     /// RLlib's name of the algorithm.
     const NAME: &'static str;
+    /// Whether `training.train_batch_size` is the env steps of one iteration (on-policy rollouts), so that the
+    /// rollout fragment derives from it; off-policy algorithms use it as the size of a sampled batch instead.
+    const ROLLOUT_IS_TRAIN_BATCH: bool = false;
     /// Validates the config and makes the envs and the learner.
     fn build(config: &AlgorithmConfig<Self>) -> Result<Self::Algo, Error>;
     /// The config a run starts from when no file and no tuned config gives one (`cli`: the command name, for

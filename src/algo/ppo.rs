@@ -116,7 +116,11 @@ impl PpoConfig {
             }
             fixed => fixed,
         };
-        let batch = horizon * n;
+        let batch = horizon.checked_mul(n).filter(|b| *b <= u32::MAX as usize).ok_or_else(|| {
+            Error::Config(format!(
+                "{n} envs × env_runners.rollout_fragment_length {horizon} steps is too large a batch for one iteration"
+            ))
+        })?;
         if t.minibatch_size == 0 || t.minibatch_size > batch {
             return bad(format!(
                 "training.minibatch_size ({}) must be between 1 and the batch of {batch} steps ({n} envs × {horizon})",
@@ -246,6 +250,8 @@ impl Ppo {
             action: dist.action_width(),
             dist_inputs: dist.input_width(),
         };
+        let what = format!("the rollout storage ({} steps × {} envs)", shape.horizon, shape.num_envs);
+        bridge.env_device().check_fits(&what, shape.bytes())?;
         let rollout = RolloutStorage::new(shape, bridge.inner());
         let progress = Progress { kl_coeff: config.training.kl_coeff, ..Default::default() };
         Ok(Self { config, sizes, runner, bridge, model, optimizer, rollout, progress })
@@ -514,6 +520,10 @@ impl Algorithm for Ppo {
         Ok(vec![algo::save_weights(&self.model, dir, "model.bpk")?, algo::save_optimizer(&self.optimizer, dir)?])
     }
 
+    fn policy_layout(&self) -> Vec<Vec<usize>> {
+        crate::model::layout_of(&self.model)
+    }
+
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {
         self.model = crate::model::load_weights(self.model.clone(), dir)?;
         self.optimizer = algo::load_optimizer(&self.optimizer, dir)?;
@@ -524,6 +534,7 @@ impl Algorithm for Ppo {
 impl Training for PpoTraining {
     type Algo = Ppo;
     const NAME: &'static str = "PPO";
+    const ROLLOUT_IS_TRAIN_BATCH: bool = true;
 
     fn build(config: &PpoConfig) -> Result<Ppo, Error> {
         config.build()

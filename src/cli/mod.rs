@@ -5,7 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use myriad::algo::{self, Algorithm, DqnTraining, PpoTraining, TrainResult, Training};
 use myriad::config::AlgorithmConfig;
 use myriad::envs::Backend;
-use myriad::run::{run, RunOptions, Stop};
+use myriad::run::{run, RunOptions, Start, Stop};
 use myriad::{checkpoint, config, tuned, Error, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -45,7 +45,7 @@ pub struct TrainArgs {
     #[arg(long)]
     env: Option<String>,
     /// A config in TOML (RLlib's group and field names) with an optional [stop] table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     config: Option<PathBuf>,
     /// Override one config value, e.g. --set training.lr=3e-4 --set rl_module.fcnet_hiddens=[64,64].
     #[arg(long = "set", value_name = "GROUP.FIELD=VALUE")]
@@ -54,13 +54,13 @@ pub struct TrainArgs {
     #[arg(long)]
     num_envs: Option<usize>,
     /// Stop once the mean return (evaluation's when evaluation is on) reaches this.
-    #[arg(long)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     stop_reward: Option<f64>,
     /// Stop after this many env steps.
     #[arg(long)]
     stop_timesteps: Option<u64>,
     /// Stop after this many seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
     stop_seconds: Option<f64>,
     /// Where envs and the learner run: cpu or wgpu.
     #[arg(long)]
@@ -69,9 +69,14 @@ pub struct TrainArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Run folder for progress.jsonl, progress.csv, tb/ and the checkpoint [default: runs/<algo>_<env>_<time>].
+    /// A folder is held by one run at a time and a new run refuses a folder holding another run's files.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue the run whose checkpoint (or run folder) this is; its config is used.
+    /// Replace the run the --out folder holds (its checkpoint and logs are deleted) instead of refusing it.
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
+    /// Continue the run whose checkpoint (or run folder) this is, in that run's folder unless --out is given; its
+    /// config is used (--set still applies). Logs written after the checkpoint are cut off first.
     #[arg(long)]
     resume: Option<PathBuf>,
     /// Checkpoint every this many iterations (always at the end; 0: only at the end).
@@ -116,6 +121,7 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
 /// A run of the algorithm whose command name is `cli` and whose config type is `C`.
 fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
     let (mut config, file_stop, origin) = load_config::<T>(cli, &args)?;
+    file_stop.validate()?;
     if let Some(n) = args.num_envs {
         config.env_runners.num_envs_per_env_runner = n;
     }
@@ -125,9 +131,18 @@ fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
     if let Some(seed) = args.seed {
         config.debugging.seed = seed;
     }
-    let mut algo = match &args.resume {
-        Some(path) => checkpoint::restore(path, &config)?,
-        None => T::build(&config)?,
+    let (mut algo, start) = match &args.resume {
+        Some(path) => {
+            let manifest = checkpoint::manifest_of(path)?;
+            let start = Start::Resume {
+                run_id: manifest.run_id,
+                iteration: manifest.training_iteration,
+                env_steps: manifest.num_env_steps_sampled_lifetime,
+            };
+            (checkpoint::restore(path, &config)?, start)
+        }
+        None if args.overwrite => (T::build(&config)?, Start::Overwrite),
+        None => (T::build(&config)?, Start::New),
     };
     let spec = algo.env_spec().clone();
     // The config's [stop] table, with each criterion given on the command line replacing its own.
@@ -160,17 +175,20 @@ fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     // A second Ctrl-C is not caught again; the first asks for a final checkpoint after the current iteration.
+    // Ctrl-C, SIGTERM and SIGHUP alike: the first asks for a final checkpoint after the current iteration, a
+    // second quits at once.
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: finishing the iteration and writing a checkpoint (Ctrl-C again to quit now)");
+        eprintln!("\ninterrupted: finishing the iteration and writing a checkpoint (interrupt again to quit now)");
     });
     let summary = run(
         &mut algo,
         RunOptions {
             stop,
             out: Some(out),
+            start,
             checkpoint_frequency: args.checkpoint_frequency,
             interrupt,
             on_result: progress_display(),
@@ -202,9 +220,26 @@ fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
 /// The config of a run: the resumed checkpoint's, a file's, or the env's tuned one (else the algorithm's
 /// defaults), then `--set` overrides.
 fn load_config<T: Training>(cli: &str, args: &TrainArgs) -> Result<(AlgorithmConfig<T>, Stop, String)> {
+    // `--set environment.env=ID` names the env as --env does (and picks its tuned config); the two must agree.
+    let mut env = args.env.clone();
+    for item in &args.set {
+        if let Some((path, value)) = item.split_once('=') {
+            if path.trim() == "environment.env" {
+                let value = value.trim().trim_matches('"').to_string();
+                if env.as_ref().is_some_and(|e| *e != value) {
+                    return Err(Error::Config(format!(
+                        "--env {} and --set environment.env={} name different envs; give one",
+                        algo::clip(env.as_deref().unwrap_or(""), 100),
+                        algo::clip(&value, 100)
+                    )));
+                }
+                env = Some(value);
+            }
+        }
+    }
     let (mut config, stop, origin) = if let Some(path) = &args.resume {
         let config: AlgorithmConfig<T> = checkpoint::load_config(path)?;
-        if let Some(env) = &args.env {
+        if let Some(env) = &env {
             if *env != config.environment.env {
                 return Err(Error::Checkpoint(format!(
                     "{} was trained on {}, not {}",
@@ -217,14 +252,24 @@ fn load_config<T: Training>(cli: &str, args: &TrainArgs) -> Result<(AlgorithmCon
         (config, Stop::default(), format!("resumed from {}", path.display()))
     } else if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-        let (mut config, stop) = tuned::parse::<T>(&text, &path.display().to_string())?;
-        if let Some(env) = &args.env {
+        let origin = path.display().to_string();
+        let names_env = text
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|t| t.get("environment").and_then(|e| e.get("env")).map(|_| ()))
+            .is_some();
+        if !names_env && env.is_none() {
+            return Err(Error::Config(format!(
+                "{origin} names no env (environment.env); add it to the file or give --env ID"
+            )));
+        }
+        let (mut config, stop) = tuned::parse::<T>(&text, &origin)?;
+        if let Some(env) = &env {
             config.environment.env = env.clone();
         }
-        (config, stop, path.display().to_string())
+        (config, stop, origin)
     } else {
-        let env =
-            args.env.clone().ok_or_else(|| Error::Config("give --env ID, --config FILE or --resume DIR".into()))?;
+        let env = env.ok_or_else(|| Error::Config("give --env ID, --config FILE or --resume DIR".into()))?;
         if !myriad::runners::is_atari_id(&env) {
             myriad::envs::registry::lookup(&env)?;
         }
@@ -241,14 +286,58 @@ fn load_config<T: Training>(cli: &str, args: &TrainArgs) -> Result<(AlgorithmCon
         }
     };
     if !args.set.is_empty() {
-        for item in &args.set {
-            if let Some(key) = item.split_once('=').and_then(|(path, _)| path.trim().strip_prefix("training.")) {
+        let keys: Vec<&str> = args.set.iter().filter_map(|i| i.split_once('=').map(|(k, _)| k.trim())).collect();
+        for key in &keys {
+            if let Some(key) = key.strip_prefix("training.") {
                 algo::check_training_key::<T>(key).map_err(Error::Config)?;
             }
         }
+        let before = config.clone();
         config = config::apply_overrides(&config, &args.set).map_err(Error::Config)?;
+        // Where the rollout is train_batch_size long, setting it makes the fragment derived from it again (a tuned
+        // config fixes env_runners.rollout_fragment_length, which would otherwise win silently).
+        if T::ROLLOUT_IS_TRAIN_BATCH
+            && keys.contains(&"training.train_batch_size")
+            && !keys.contains(&"env_runners.rollout_fragment_length")
+            && before.env_runners.rollout_fragment_length != 0
+        {
+            config.env_runners.rollout_fragment_length = 0;
+        }
+        if T::ROLLOUT_IS_TRAIN_BATCH
+            && keys.contains(&"training.train_batch_size")
+            && config.env_runners.rollout_fragment_length != 0
+        {
+            let tree = serde_json::to_value(&config.training).unwrap_or_default();
+            let batch = tree.get("train_batch_size").and_then(|v| v.as_u64()).unwrap_or(0);
+            let (n, t) = (config.env_runners.num_envs_per_env_runner, config.env_runners.rollout_fragment_length);
+            if batch != (n * t) as u64 {
+                return Err(Error::Config(format!(
+                    "training.train_batch_size = {batch} but {n} envs × env_runners.rollout_fragment_length {t} = \
+                     {} steps per iteration; set one of them (rollout_fragment_length = 0 derives it)",
+                    n * t
+                )));
+            }
+        }
     }
     Ok((config, stop, origin))
+}
+
+/// A finite number (clap value parser).
+pub fn finite(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err("must be a finite number".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A finite number of seconds, at least 0 and at most a year (clap value parser).
+pub fn seconds(text: &str) -> std::result::Result<f64, String> {
+    const YEAR: f64 = 365.0 * 86_400.0;
+    match finite(text)? {
+        v if (0.0..=YEAR).contains(&v) => Ok(v),
+        _ => Err(format!("must be between 0 and {YEAR} seconds (a year)")),
+    }
 }
 
 fn run_folder_of(path: &std::path::Path) -> PathBuf {

@@ -4,11 +4,31 @@
 use serde::{Deserialize, Serialize};
 
 /// A constant (`lr = 3e-4`) or a piecewise-linear schedule over env steps (`lr = [[0, 3e-4], [1e6, 0.0]]`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Schedule {
     Constant(f64),
     Piecewise(Vec<(f64, f64)>),
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    /// Either form; anything else is an error that shows both forms (serde's own message for an untagged enum
+    /// names only the type).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Constant(f64),
+            Piecewise(Vec<(f64, f64)>),
+        }
+        match Form::deserialize(deserializer) {
+            Ok(Form::Constant(v)) => Ok(Schedule::Constant(v)),
+            Ok(Form::Piecewise(points)) => Ok(Schedule::Piecewise(points)),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected a number (e.g. 3e-4) or a schedule of [env_step, value] pairs (e.g. [[0, 3e-4], [1e6, 0.0]])",
+            )),
+        }
+    }
 }
 
 impl Schedule {

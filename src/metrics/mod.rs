@@ -2,6 +2,9 @@
 //! folder, and written as TensorBoard scalars under `tb/`.
 
 pub mod tensorboard;
+mod truncate;
+
+pub use truncate::{truncate_logs, TruncateReport};
 
 use crate::algo::TrainResult;
 use crate::Error;
@@ -9,7 +12,8 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-/// The per-iteration logs of one run folder. Appends, so a resumed run continues the same files.
+/// The per-iteration logs of one run folder. Appends, so a resumed run continues the same files (cut back to its
+/// checkpoint first by [`truncate_logs`]).
 pub struct RunLog {
     jsonl: File,
     csv: File,
@@ -35,12 +39,14 @@ impl RunLog {
 
     pub fn log(&mut self, result: &TrainResult) -> Result<(), Error> {
         let io = |e: std::io::Error| Error::Io(format!("writing the run logs: {e}"));
-        let line = serde_json::to_string(result).map_err(|e| Error::Io(e.to_string()))?;
-        writeln!(self.jsonl, "{line}").map_err(io)?;
+        // Each line goes out in one write, so a killed process leaves at most one partial line at the end.
+        let mut line = serde_json::to_string(result).map_err(|e| Error::Io(e.to_string()))?;
+        line.push('\n');
+        self.jsonl.write_all(line.as_bytes()).map_err(io)?;
         let scalars = result.scalars();
         if self.csv_columns.is_none() {
             let header: Vec<String> = scalars.iter().map(|(k, _)| k.clone()).collect();
-            writeln!(self.csv, "{}", header.join(",")).map_err(io)?;
+            self.csv.write_all(format!("{}\n", header.join(",")).as_bytes()).map_err(io)?;
             self.csv_columns = Some(header);
         }
         let columns = self.csv_columns.as_ref().expect("set above");
@@ -51,7 +57,7 @@ impl RunLog {
                 _ => String::new(),
             })
             .collect();
-        writeln!(self.csv, "{}", row.join(",")).map_err(io)?;
+        self.csv.write_all(format!("{}\n", row.join(",")).as_bytes()).map_err(io)?;
         let step = result.num_env_steps_sampled_lifetime as i64;
         for (tag, value) in scalars.iter().filter(|(_, v)| v.is_finite()) {
             self.tensorboard.scalar(tag, step, *value as f32).map_err(io)?;

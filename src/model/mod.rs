@@ -144,3 +144,17 @@ pub fn load_weights_from<M: burn::module::Module>(model: M, path: &Path) -> Resu
     let record = burn::store::ModuleRecord::load(&path).map_err(|e| corrupt(&e))?;
     model.try_load_record(record).map_err(|e| corrupt(&e))
 }
+
+/// The shape of every float parameter of `module`, in the module's visiting order: what a checkpoint's manifest
+/// records as the model's layout.
+pub fn layout_of<M: burn::module::Module>(module: &M) -> Vec<Vec<usize>> {
+    struct Shapes(Vec<Vec<usize>>);
+    impl burn::module::ModuleVisitor for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<burn::tensor::Tensor<D>>) {
+            self.0.push(param.shape().to_vec());
+        }
+    }
+    let mut shapes = Shapes(Vec::new());
+    module.visit(&mut shapes);
+    shapes.0
+}

@@ -93,6 +93,13 @@ impl ReplayBuffer {
         })
     }
 
+    /// The bytes [`ReplayBuffer::new`] allocates on the device (saturating at `u64::MAX`).
+    pub fn bytes_for(capacity_steps: usize, num_envs: usize, obs: ObsStorage) -> u64 {
+        let slots = capacity_steps as u128 * num_envs as u128;
+        let bytes = slots * (2 * obs.width() as u128 + 4) * 4;
+        u64::try_from(bytes).unwrap_or(u64::MAX)
+    }
+
     /// Slots: `capacity_steps · num_envs`.
     pub fn capacity(&self) -> usize {
         self.ring.capacity()

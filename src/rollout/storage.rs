@@ -43,6 +43,16 @@ pub struct RolloutShape {
     pub dist_inputs: usize,
 }
 
+impl RolloutShape {
+    /// The bytes [`RolloutStorage::new`] allocates for this shape (saturating: a shape too large to count is
+    /// `u64::MAX`).
+    pub fn bytes(&self) -> u64 {
+        let width = 2 * self.obs as u128 + self.action as u128 + self.dist_inputs as u128 + 5;
+        let bytes = self.horizon as u128 * self.num_envs as u128 * width * 4;
+        u64::try_from(bytes).unwrap_or(u64::MAX)
+    }
+}
+
 impl RolloutStorage {
     /// Zeroed storage of `shape` on `device`.
     pub fn new(shape: RolloutShape, device: &Device) -> Self {

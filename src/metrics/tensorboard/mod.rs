@@ -6,6 +6,10 @@
 //! `file_version = "brain.Event:2"` (field 3); each scalar is an event with `wall_time`, `step` (field 2, int64)
 //! and a `summary` (field 5) holding one `Summary.Value` with `tag` (field 1) and `simple_value` (field 2, float).
 
+mod reader;
+
+pub use reader::{decode_event, read_events, records, Event, Records};
+
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -202,109 +206,6 @@ mod tests {
         std::env::temp_dir().join(format!("myriad-{name}-{}-{nanos}", std::process::id()))
     }
 
-    /// Splits a file into record payloads, checking both CRCs of every record.
-    fn read_records(bytes: &[u8]) -> Vec<&[u8]> {
-        let mut records = Vec::new();
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let (len_bytes, tail) = rest.split_at(8);
-            let len_crc = u32::from_le_bytes(tail[..4].try_into().unwrap());
-            assert_eq!(len_crc, masked_crc32c(len_bytes));
-            let len = u64::from_le_bytes(len_bytes.try_into().unwrap()) as usize;
-            let (data, tail) = tail[4..].split_at(len);
-            let data_crc = u32::from_le_bytes(tail[..4].try_into().unwrap());
-            assert_eq!(data_crc, masked_crc32c(data));
-            records.push(data);
-            rest = &tail[4..];
-        }
-        records
-    }
-
-    fn get_varint(bytes: &mut &[u8]) -> u64 {
-        let mut v = 0u64;
-        let mut shift = 0;
-        loop {
-            let b = bytes[0];
-            *bytes = &bytes[1..];
-            v |= u64::from(b & 0x7F) << shift;
-            if b & 0x80 == 0 {
-                return v;
-            }
-            shift += 7;
-        }
-    }
-
-    enum Field<'a> {
-        Varint(u64),
-        Fixed64([u8; 8]),
-        Len(&'a [u8]),
-        Fixed32([u8; 4]),
-    }
-
-    fn fields(mut bytes: &[u8]) -> Vec<(u64, Field<'_>)> {
-        let mut out = Vec::new();
-        while !bytes.is_empty() {
-            let key = get_varint(&mut bytes);
-            let field = match (key & 7) as u8 {
-                WIRE_VARINT => Field::Varint(get_varint(&mut bytes)),
-                WIRE_FIXED64 => {
-                    let (v, rest) = bytes.split_at(8);
-                    bytes = rest;
-                    Field::Fixed64(v.try_into().unwrap())
-                }
-                WIRE_LEN => {
-                    let len = get_varint(&mut bytes) as usize;
-                    let (v, rest) = bytes.split_at(len);
-                    bytes = rest;
-                    Field::Len(v)
-                }
-                WIRE_FIXED32 => {
-                    let (v, rest) = bytes.split_at(4);
-                    bytes = rest;
-                    Field::Fixed32(v.try_into().unwrap())
-                }
-                wire => panic!("unexpected wire type {wire}"),
-            };
-            out.push((key >> 3, field));
-        }
-        out
-    }
-
-    /// Decoded `Event`: wall time, step, file version and the `(tag, simple_value)` pairs of its summary.
-    struct Event {
-        wall_time: f64,
-        step: i64,
-        file_version: Option<String>,
-        values: Vec<(String, f32)>,
-    }
-
-    fn decode_event(bytes: &[u8]) -> Event {
-        let mut event = Event { wall_time: 0.0, step: 0, file_version: None, values: Vec::new() };
-        for (field, value) in fields(bytes) {
-            match (field, value) {
-                (1, Field::Fixed64(b)) => event.wall_time = f64::from_le_bytes(b),
-                (2, Field::Varint(v)) => event.step = v as i64,
-                (3, Field::Len(s)) => event.file_version = Some(String::from_utf8(s.to_vec()).unwrap()),
-                (5, Field::Len(summary)) => {
-                    for (field, value) in fields(summary) {
-                        let (1, Field::Len(value)) = (field, value) else { panic!("unexpected Summary field") };
-                        let (mut tag, mut simple) = (None, None);
-                        for (field, v) in fields(value) {
-                            match (field, v) {
-                                (1, Field::Len(s)) => tag = Some(String::from_utf8(s.to_vec()).unwrap()),
-                                (2, Field::Fixed32(b)) => simple = Some(f32::from_le_bytes(b)),
-                                _ => panic!("unexpected Summary.Value field {field}"),
-                            }
-                        }
-                        event.values.push((tag.unwrap(), simple.unwrap()));
-                    }
-                }
-                (field, _) => panic!("unexpected Event field {field}"),
-            }
-        }
-        event
-    }
-
     #[test]
     fn round_trip() {
         let dir = unique_dir("tensorboard");
@@ -327,15 +228,15 @@ mod tests {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         assert!(name.starts_with("events.out.tfevents."), "{name}");
 
-        let bytes = fs::read(&path).unwrap();
-        let events: Vec<Event> = read_records(&bytes).into_iter().map(decode_event).collect();
+        let events = read_events(&path).unwrap();
         assert_eq!(events.len(), written.len() + 1);
         assert_eq!(events[0].file_version.as_deref(), Some("brain.Event:2"));
         assert!(events[0].wall_time > 1.0e9);
         assert!(events[0].values.is_empty());
+        assert_eq!(events[0].step, None);
         for (event, &(tag, step, value)) in events[1..].iter().zip(&written) {
             assert!(event.wall_time >= events[0].wall_time);
-            assert_eq!(event.step, step);
+            assert_eq!(event.step, Some(step));
             assert_eq!(event.file_version, None);
             assert_eq!(event.values, vec![(tag.to_string(), value)]);
         }
@@ -351,6 +252,46 @@ mod tests {
         assert!(first.path().starts_with(&nested));
         assert_ne!(first.path(), second.path());
         drop((first, second));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_files_are_cut_at_the_first_bad_record_and_never_panic() {
+        let dir = unique_dir("tensorboard-damaged");
+        let path = {
+            let mut writer = EventWriter::create(&dir).unwrap();
+            for step in 0..4 {
+                writer.scalar("loss", step, step as f32).unwrap();
+            }
+            writer.flush().unwrap();
+            writer.path().to_path_buf()
+        };
+        let bytes = fs::read(&path).unwrap();
+        let whole = records(&bytes);
+        assert_eq!(whole.payloads.len(), 5);
+        assert_eq!(whole.valid_len, bytes.len());
+        // Every cut and every flipped byte: the valid prefix is made of whole records, never past the damage.
+        for cut in 0..bytes.len() {
+            let r = records(&bytes[..cut]);
+            assert!(r.valid_len <= cut);
+            assert!(whole.payloads.iter().any(|p| p.end + 4 == r.valid_len) || r.valid_len == 0);
+        }
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            let r = records(&damaged);
+            assert!(r.valid_len <= at, "byte {at} flipped, {} bytes accepted", r.valid_len);
+            for payload in r.payloads {
+                decode_event(&damaged[payload]).unwrap();
+            }
+        }
+        fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let err = read_events(&path).unwrap_err().to_string();
+        assert!(err.contains("cut short or damaged"), "{err}");
+        // Garbage payloads decode to errors, not panics.
+        for garbage in [&[0xFFu8; 11][..], &[0x2A, 0x05, 0x0A], &[0x0B], &[0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]] {
+            assert!(decode_event(garbage).is_err(), "{garbage:?}");
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 }

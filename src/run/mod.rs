@@ -1,6 +1,10 @@
 //! A training run as the CLI drives it, written once for every algorithm: iterate until a stop criterion, log
-//! every result, checkpoint periodically and at the end (also on Ctrl-C), and never checkpoint a model whose loss
-//! went non-finite.
+//! every result, checkpoint periodically and at the end (also on Ctrl-C, SIGTERM and SIGHUP), and never checkpoint
+//! a model whose loss went non-finite. The run folder is held by one run at a time ([`RunFolder`]).
+
+mod folder;
+
+pub use folder::{RunFolder, Start};
 
 use crate::algo::{Algorithm, TrainResult};
 use crate::metrics::RunLog;
@@ -29,6 +33,24 @@ impl Stop {
     pub fn is_empty(&self) -> bool {
         *self == Stop::default()
     }
+
+    /// Rejects criteria that could never be met or would always be: NaN or infinite rewards, negative or
+    /// non-finite times.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(r) = self.episode_return_mean {
+            if !r.is_finite() {
+                return Err(Error::Config(format!("stop.episode_return_mean = {r}: a stop reward must be a finite number")));
+            }
+        }
+        if let Some(s) = self.time_total_s {
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(Error::Config(format!(
+                    "stop.time_total_s = {s}: a stop time must be a finite number of seconds, at least 0"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How a run is driven.
@@ -36,6 +58,8 @@ pub struct RunOptions {
     pub stop: Stop,
     /// Run folder for logs and checkpoints; `None` writes nothing.
     pub out: Option<PathBuf>,
+    /// How the run takes its folder: new, overwriting another run's, or resuming its own.
+    pub start: Start,
     /// Write a checkpoint every this many iterations (and always at the end); 0: only at the end.
     pub checkpoint_frequency: u64,
     /// Set (e.g. by a Ctrl-C handler) to end the run after the current iteration, with a final checkpoint.
@@ -69,10 +93,16 @@ pub fn tracked_return(algo: &dyn Algorithm, result: &TrainResult, last_eval: Opt
     }
 }
 
+/// Trains `algo` until a stop criterion is met (or an interrupt), logging and checkpointing into the run folder.
 pub fn run(algo: &mut dyn Algorithm, mut options: RunOptions) -> Result<RunSummary, Error> {
+    options.stop.validate()?;
     let started = Instant::now();
-    let mut log = match &options.out {
-        Some(dir) => Some(RunLog::open(dir)?),
+    let folder = match &options.out {
+        Some(dir) => Some(RunFolder::open(dir, options.start.clone())?),
+        None => None,
+    };
+    let mut log = match &folder {
+        Some(folder) => Some(RunLog::open(folder.path())?),
         None => None,
     };
     let mut last_eval = None;
@@ -103,9 +133,9 @@ pub fn run(algo: &mut dyn Algorithm, mut options: RunOptions) -> Result<RunSumma
         };
         let periodic =
             options.checkpoint_frequency > 0 && result.training_iteration % options.checkpoint_frequency == 0;
-        if let Some(dir) = &options.out {
+        if let Some(folder) = &folder {
             if periodic || reason.is_some() {
-                checkpoint_path = Some(checkpoint::save(algo, dir)?);
+                checkpoint_path = Some(checkpoint::save(algo, folder.path(), folder.run_id())?);
             }
         }
         if let Some(reason) = reason {
