@@ -45,7 +45,10 @@ fn check_durations(env: &str, seconds: f64, warmup_seconds: f64) -> Result<()> {
             return Err(Error::BadConfigValue {
                 env: env.into(),
                 key: key.into(),
-                reason: format!("{value} is not a number of seconds in {}..={MAX_SECONDS}", if min > 0.0 { "(0" } else { "0" }),
+                reason: format!(
+                    "{value} is not a number of seconds {} and at most {MAX_SECONDS}",
+                    if min > 0.0 { "above 0" } else { "from 0" }
+                ),
             });
         }
     }

@@ -228,6 +228,11 @@ fn check_layout(dir: &Path, manifest: &Manifest, built: &[Vec<usize>]) -> Result
 /// Builds the run `config` describes and loads the checkpoint at `path` into it. The checkpoint must come from
 /// the same algorithm, env id, spaces, model layout and number of envs; all of it is checked, and every file
 /// verified against the manifest, before anything is loaded.
+///
+/// burn places a restored optimiser's state on its implicit default device (`BURN_DEVICE`, else the first GPU
+/// backend compiled in) until the next update moves it to the parameters' device. The `myriad` binary pins that
+/// device to the CPU; a program restoring a CPU run where no GPU driver is installed sets `BURN_DEVICE=flex`
+/// before it starts any thread.
 pub fn restore<T: Training>(path: &Path, config: &AlgorithmConfig<T>) -> Result<T::Algo, Error> {
     let (dir, manifest) = open(path)?;
     check_algorithm::<T>(&dir, &manifest)?;
