@@ -177,7 +177,11 @@ fn non_finite_loss_stops_with_the_last_checkpoint_intact() {
     let poisoned = ppo.model().clone().map(&mut Poison);
     ppo.set_model(poisoned);
     let mut options = quiet_run(Stop { training_iteration: Some(5), ..Default::default() }, &dir, 1, false);
-    options.start = Start::Resume { run_id: "test-run".into(), iteration: 1, env_steps: Algorithm::progress(&ppo).counters().env_steps };
+    options.start = Start::Resume {
+        run_id: "test-run".into(),
+        iteration: 1,
+        env_steps: Algorithm::progress(&ppo).counters().env_steps,
+    };
     match run(&mut ppo, options) {
         Err(Error::NonFinite(m)) => assert!(m.contains("loss") && m.contains("iteration 2"), "{m}"),
         other => panic!("expected a non-finite loss error, got {:?}", other.map(|s| s.stopped_by)),

@@ -92,7 +92,9 @@ fn tensorboard_steps(dir: &Path) -> Vec<u64> {
 fn logged_steps(dir: &Path) -> Vec<u64> {
     let text = std::fs::read_to_string(dir.join("progress.jsonl")).unwrap();
     text.lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["num_env_steps_sampled_lifetime"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["num_env_steps_sampled_lifetime"].as_u64().unwrap()
+        })
         .collect()
 }
 
@@ -343,7 +345,14 @@ fn a_run_killed_at_random_moments_logs_every_iteration_exactly_once() {
             args.extend_from_slice(&["--env", "CartPole-v1", "--out", &out_dir]);
             args.extend_from_slice(&["--set", "training.train_batch_size=256", "--set", "training.minibatch_size=128"]);
         }
-        args.extend_from_slice(&["--stop-timesteps", "1000000000", "--stop-reward", "1e9", "--checkpoint-frequency", "1"]);
+        args.extend_from_slice(&[
+            "--stop-timesteps",
+            "1000000000",
+            "--stop-reward",
+            "1e9",
+            "--checkpoint-frequency",
+            "1",
+        ]);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_log).unwrap();
         myriad().args(&args).stdout(Stdio::null()).stderr(log).spawn().unwrap()
     };

@@ -282,7 +282,10 @@ mod tests {
         assert_eq!(events[0].step, None);
         let steps: Vec<i64> = events[1..].iter().map(|e| e.step.unwrap()).collect();
         assert_eq!(steps, vec![100, 100, 200, 200, 300, 300]);
-        assert_eq!(fs::read_to_string(dir.join("progress.jsonl")).unwrap(), (1..=3).map(jsonl_line).collect::<String>());
+        assert_eq!(
+            fs::read_to_string(dir.join("progress.jsonl")).unwrap(),
+            (1..=3).map(jsonl_line).collect::<String>()
+        );
         // Cutting again changes nothing; no temporary file is left behind.
         assert!(truncate_logs(&dir, 3, 300).unwrap().is_empty());
         let names: Vec<String> =

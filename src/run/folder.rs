@@ -133,7 +133,8 @@ fn lock(dir: &Path) -> Result<File, Error> {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
-            let by = if holder.is_empty() { String::new() } else { format!(" (process {})", crate::algo::clip(holder, 20)) };
+            let by =
+                if holder.is_empty() { String::new() } else { format!(" (process {})", crate::algo::clip(holder, 20)) };
             return Err(Error::Io(format!(
                 "{} is in use by another run{by}: wait for it to end or choose another --out",
                 dir.display()

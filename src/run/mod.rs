@@ -39,7 +39,9 @@ impl Stop {
     pub fn validate(&self) -> Result<(), Error> {
         if let Some(r) = self.episode_return_mean {
             if !r.is_finite() {
-                return Err(Error::Config(format!("stop.episode_return_mean = {r}: a stop reward must be a finite number")));
+                return Err(Error::Config(format!(
+                    "stop.episode_return_mean = {r}: a stop reward must be a finite number"
+                )));
             }
         }
         if let Some(s) = self.time_total_s {
