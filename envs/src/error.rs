@@ -101,7 +101,7 @@ pub fn clip(input: &str) -> String {
 }
 
 /// [`clip`] with another limit, for text that quotes user input among its own words (a parser's message).
-pub(crate) fn clip_to(input: &str, max_chars: usize) -> String {
+pub fn clip_to(input: &str, max_chars: usize) -> String {
     match input.char_indices().nth(max_chars) {
         None => input.to_string(),
         Some((end, _)) => format!("{}…", &input[..end]),

@@ -170,9 +170,11 @@ pub trait Training: Default + Clone + PartialEq + std::fmt::Debug + Serialize + 
     type Algo: Algorithm;
     /// RLlib's name of the algorithm.
     const NAME: &'static str;
-    /// Whether `training.train_batch_size` is the env steps of one iteration (on-policy rollouts), so that the
-    /// rollout fragment derives from it; off-policy algorithms use it as the size of a sampled batch instead.
-    const ROLLOUT_IS_TRAIN_BATCH: bool = false;
+    /// `training.train_batch_size` where it is the env steps of one iteration (on-policy rollouts, whose
+    /// fragment derives from it); `None` where it is the size of a sampled batch instead (off-policy).
+    fn rollout_batch(&self) -> Option<usize> {
+        None
+    }
     /// Validates the config and makes the envs and the learner.
     fn build(config: &AlgorithmConfig<Self>) -> Result<Self::Algo, Error>;
     /// The config a run starts from when no file and no tuned config gives one (`cli`: the command name, for
@@ -238,12 +240,7 @@ pub fn lookup(cli: &str) -> Result<&'static AlgoInfo, Error> {
 }
 
 /// `text` cut to at most `max` characters, for quoting input in messages.
-pub fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
+pub use crate::envs::error::clip_to as clip;
 
 /// Checks that `key` is a field of `C`'s `training` group; a key of another algorithm's group is an error that
 /// names that algorithm.

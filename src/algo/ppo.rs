@@ -534,7 +534,10 @@ impl Algorithm for Ppo {
 impl Training for PpoTraining {
     type Algo = Ppo;
     const NAME: &'static str = "PPO";
-    const ROLLOUT_IS_TRAIN_BATCH: bool = true;
+
+    fn rollout_batch(&self) -> Option<usize> {
+        Some(self.train_batch_size)
+    }
 
     fn build(config: &PpoConfig) -> Result<Ppo, Error> {
         config.build()

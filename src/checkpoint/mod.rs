@@ -52,7 +52,7 @@ pub fn save(algo: &dyn Algorithm, run_dir: &Path, run_id: &str) -> Result<PathBu
     let mut files = algo.save_learner(&tmp)?;
     fs::write(tmp.join("config.toml"), algo.config().to_toml()?).map_err(|e| io("config.toml", &e))?;
     let envs = algo.runner().envs();
-    let spec = envs.spec().clone();
+    let spec = envs.spec();
     let state = State { progress: algo.progress().to_json(), envs: envs.snapshot()? };
     let json = serde_json::to_vec(&state).map_err(|e| io("state.json", &e))?;
     fs::write(tmp.join("state.json"), json).map_err(|e| io("state.json", &e))?;
@@ -120,9 +120,16 @@ pub fn locate(path: &Path) -> Result<PathBuf, Error> {
     )))
 }
 
+/// A checkpoint found and verified by [`open`]: its folder and its manifest. Reading the config from it and
+/// restoring it take this, so a resume digests the checkpoint's files once.
+pub struct Opened {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
 /// Finds the checkpoint for `path`, reads its manifest and verifies every file against it. Nothing of a
 /// checkpoint is read but through this.
-pub fn open(path: &Path) -> Result<(PathBuf, Manifest), Error> {
+pub fn open(path: &Path) -> Result<Opened, Error> {
     let dir = locate(path)?;
     if !dir.join(MANIFEST).is_file() {
         return Err(Error::Checkpoint(format!(
@@ -133,12 +140,12 @@ pub fn open(path: &Path) -> Result<(PathBuf, Manifest), Error> {
     }
     let manifest = Manifest::read(&dir)?;
     manifest.verify(&dir)?;
-    Ok((dir, manifest))
+    Ok(Opened { dir, manifest })
 }
 
 /// The manifest of the checkpoint at `path`, verified.
 pub fn manifest_of(path: &Path) -> Result<Manifest, Error> {
-    Ok(open(path)?.1)
+    Ok(open(path)?.manifest)
 }
 
 fn read_state(dir: &Path, manifest: &Manifest) -> Result<State, Error> {
@@ -166,14 +173,18 @@ fn read_state(dir: &Path, manifest: &Manifest) -> Result<State, Error> {
 
 /// The algorithm (RLlib's name, e.g. `PPO`, `DQN`) whose checkpoint `path` holds.
 pub fn algorithm_of(path: &Path) -> Result<String, Error> {
-    Ok(open(path)?.1.algorithm)
+    Ok(open(path)?.manifest.algorithm)
 }
 
 /// Reads the config a checkpoint was trained with.
 pub fn load_config<T: Training>(path: &Path) -> Result<AlgorithmConfig<T>, Error> {
-    let (dir, manifest) = open(path)?;
-    check_algorithm::<T>(&dir, &manifest)?;
-    config_in::<T>(&dir)
+    config_of(&open(path)?)
+}
+
+/// The config an opened checkpoint was trained with.
+pub fn config_of<T: Training>(checkpoint: &Opened) -> Result<AlgorithmConfig<T>, Error> {
+    check_algorithm::<T>(&checkpoint.dir, &checkpoint.manifest)?;
+    config_in::<T>(&checkpoint.dir)
 }
 
 fn config_in<T: Training>(dir: &Path) -> Result<AlgorithmConfig<T>, Error> {
@@ -234,8 +245,13 @@ fn check_layout(dir: &Path, manifest: &Manifest, built: &[Vec<usize>]) -> Result
 /// device to the CPU; a program restoring a CPU run where no GPU driver is installed sets `BURN_DEVICE=flex`
 /// before it starts any thread.
 pub fn restore<T: Training>(path: &Path, config: &AlgorithmConfig<T>) -> Result<T::Algo, Error> {
-    let (dir, manifest) = open(path)?;
-    check_algorithm::<T>(&dir, &manifest)?;
+    restore_opened(&open(path)?, config)
+}
+
+/// [`restore`] from a checkpoint already opened.
+pub fn restore_opened<T: Training>(checkpoint: &Opened, config: &AlgorithmConfig<T>) -> Result<T::Algo, Error> {
+    let Opened { dir, manifest } = checkpoint;
+    check_algorithm::<T>(dir, manifest)?;
     if manifest.env != config.environment.env {
         return Err(Error::Checkpoint(format!(
             "{} was trained on {}, not {}",
@@ -244,7 +260,7 @@ pub fn restore<T: Training>(path: &Path, config: &AlgorithmConfig<T>) -> Result<
             crate::algo::clip(&config.environment.env, 100)
         )));
     }
-    let state = read_state(&dir, &manifest)?;
+    let state = read_state(dir, manifest)?;
     if state.envs.num_envs != config.env_runners.num_envs_per_env_runner {
         return Err(Error::Checkpoint(format!(
             "{} was taken with {} envs; resume with the same number (env_runners.num_envs_per_env_runner)",
@@ -265,8 +281,8 @@ pub fn restore<T: Training>(path: &Path, config: &AlgorithmConfig<T>) -> Result<
             spec.action_space
         )));
     }
-    check_layout(&dir, &manifest, &algo.policy_layout())?;
-    algo.load_learner(&dir)?;
+    check_layout(dir, manifest, &algo.policy_layout())?;
+    algo.load_learner(dir)?;
     let seed = algo.seed();
     let envs = algo.runner_mut().envs_mut();
     let atari = dir.join("atari.json");
@@ -293,7 +309,7 @@ pub fn evaluate(
     explore: bool,
     seed: u64,
 ) -> Result<(String, EvalSummary), Error> {
-    let (dir, manifest) = open(path)?;
+    let Opened { dir, manifest } = open(path)?;
     let (obs, act) = (&manifest.observation_space, &manifest.action_space);
     let summary = match manifest.algorithm.as_str() {
         "PPO" => {

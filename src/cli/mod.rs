@@ -120,7 +120,9 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
 
 /// A run of the algorithm whose command name is `cli` and whose config type is `C`.
 fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
-    let (mut config, file_stop, origin) = load_config::<T>(cli, &args)?;
+    // A resumed checkpoint is opened (its files verified) once; its config and its state are read from that.
+    let resumed = args.resume.as_deref().map(checkpoint::open).transpose()?;
+    let (mut config, file_stop, origin) = load_config::<T>(cli, &args, resumed.as_ref())?;
     file_stop.validate()?;
     if let Some(n) = args.num_envs {
         config.env_runners.num_envs_per_env_runner = n;
@@ -131,15 +133,15 @@ fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
     if let Some(seed) = args.seed {
         config.debugging.seed = seed;
     }
-    let (mut algo, start) = match &args.resume {
-        Some(path) => {
-            let manifest = checkpoint::manifest_of(path)?;
+    let (mut algo, start) = match &resumed {
+        Some(checkpoint) => {
+            let manifest = &checkpoint.manifest;
             let start = Start::Resume {
-                run_id: manifest.run_id,
+                run_id: manifest.run_id.clone(),
                 iteration: manifest.training_iteration,
                 env_steps: manifest.num_env_steps_sampled_lifetime,
             };
-            (checkpoint::restore(path, &config)?, start)
+            (checkpoint::restore_opened(checkpoint, &config)?, start)
         }
         None if args.overwrite => (T::build(&config)?, Start::Overwrite),
         None => (T::build(&config)?, Start::New),
@@ -219,7 +221,11 @@ fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
 
 /// The config of a run: the resumed checkpoint's, a file's, or the env's tuned one (else the algorithm's
 /// defaults), then `--set` overrides.
-fn load_config<T: Training>(cli: &str, args: &TrainArgs) -> Result<(AlgorithmConfig<T>, Stop, String)> {
+fn load_config<T: Training>(
+    cli: &str,
+    args: &TrainArgs,
+    resumed: Option<&checkpoint::Opened>,
+) -> Result<(AlgorithmConfig<T>, Stop, String)> {
     // `--set environment.env=ID` names the env as --env does (and picks its tuned config); the two must agree.
     let mut env = args.env.clone();
     for item in &args.set {
@@ -237,8 +243,8 @@ fn load_config<T: Training>(cli: &str, args: &TrainArgs) -> Result<(AlgorithmCon
             }
         }
     }
-    let (mut config, stop, origin) = if let Some(path) = &args.resume {
-        let config: AlgorithmConfig<T> = checkpoint::load_config(path)?;
+    let (mut config, stop, origin) = if let (Some(path), Some(checkpoint)) = (&args.resume, resumed) {
+        let config: AlgorithmConfig<T> = checkpoint::config_of(checkpoint)?;
         if let Some(env) = &env {
             if *env != config.environment.env {
                 return Err(Error::Checkpoint(format!(
@@ -292,29 +298,20 @@ fn load_config<T: Training>(cli: &str, args: &TrainArgs) -> Result<(AlgorithmCon
                 algo::check_training_key::<T>(key).map_err(Error::Config)?;
             }
         }
-        let before = config.clone();
         config = config::apply_overrides(&config, &args.set).map_err(Error::Config)?;
         // Where the rollout is train_batch_size long, setting it makes the fragment derived from it again (a tuned
         // config fixes env_runners.rollout_fragment_length, which would otherwise win silently).
-        if T::ROLLOUT_IS_TRAIN_BATCH
-            && keys.contains(&"training.train_batch_size")
-            && !keys.contains(&"env_runners.rollout_fragment_length")
-            && before.env_runners.rollout_fragment_length != 0
-        {
+        let rollout_batch = config.training.rollout_batch().filter(|_| keys.contains(&"training.train_batch_size"));
+        if rollout_batch.is_some() && !keys.contains(&"env_runners.rollout_fragment_length") {
             config.env_runners.rollout_fragment_length = 0;
         }
-        if T::ROLLOUT_IS_TRAIN_BATCH
-            && keys.contains(&"training.train_batch_size")
-            && config.env_runners.rollout_fragment_length != 0
-        {
-            let tree = serde_json::to_value(&config.training).unwrap_or_default();
-            let batch = tree.get("train_batch_size").and_then(|v| v.as_u64()).unwrap_or(0);
+        if let Some(batch) = rollout_batch.filter(|_| config.env_runners.rollout_fragment_length != 0) {
             let (n, t) = (config.env_runners.num_envs_per_env_runner, config.env_runners.rollout_fragment_length);
-            if batch != (n * t) as u64 {
+            if n.checked_mul(t) != Some(batch) {
                 return Err(Error::Config(format!(
                     "training.train_batch_size = {batch} but {n} envs × env_runners.rollout_fragment_length {t} = \
                      {} steps per iteration; set one of them (rollout_fragment_length = 0 derives it)",
-                    n * t
+                    n as u128 * t as u128
                 )));
             }
         }

@@ -87,24 +87,46 @@ pub fn truncate_logs(dir: &Path, iteration: u64, env_steps: u64) -> Result<Trunc
     Ok(report)
 }
 
+/// What a file keeps of its lines or records, and the counts of those it drops.
+struct Cut {
+    kept: Vec<u8>,
+    /// Logged after the checkpoint.
+    dropped: usize,
+    /// Cut short or unreadable.
+    damaged: usize,
+}
+
+impl Cut {
+    fn new(capacity: usize) -> Self {
+        Cut { kept: Vec::with_capacity(capacity), dropped: 0, damaged: 0 }
+    }
+
+    /// Keeps the bytes `parts` make up when `keep` says so, else counts them as dropped; `None` (unreadable)
+    /// counts them as damaged.
+    fn sort(&mut self, parts: &[&[u8]], keep: Option<bool>) {
+        match keep {
+            Some(true) => parts.iter().for_each(|part| self.kept.extend_from_slice(part)),
+            Some(false) => self.dropped += 1,
+            None => self.damaged += 1,
+        }
+    }
+
+    fn into_parts(self) -> (Vec<u8>, usize, usize) {
+        (self.kept, self.dropped, self.damaged)
+    }
+}
+
 /// `(kept bytes, lines after the checkpoint, lines cut short or unreadable)`.
 fn keep_jsonl(bytes: &[u8], iteration: u64) -> (Vec<u8>, usize, usize) {
-    let (mut kept, mut dropped, mut damaged) = (Vec::with_capacity(bytes.len()), 0, 0);
+    let mut cut = Cut::new(bytes.len());
     for (line, whole) in lines(bytes) {
         let parsed = whole
             .then(|| serde_json::from_slice::<serde_json::Value>(line).ok())
             .flatten()
             .and_then(|v| v.get("training_iteration").and_then(serde_json::Value::as_u64));
-        match parsed {
-            Some(i) if i <= iteration => {
-                kept.extend_from_slice(line);
-                kept.push(b'\n');
-            }
-            Some(_) => dropped += 1,
-            None => damaged += 1,
-        }
+        cut.sort(&[line, b"\n"], parsed.map(|i| i <= iteration));
     }
-    (kept, dropped, damaged)
+    cut.into_parts()
 }
 
 /// `(kept bytes, rows after the checkpoint, rows cut short or unreadable)`; a header cut short empties the file
@@ -117,43 +139,31 @@ fn keep_csv(bytes: &[u8], iteration: u64) -> (Vec<u8>, usize, usize) {
     };
     let columns = header.split(|&b| b == b',').count();
     let column = header.split(|&b| b == b',').position(|c| c == b"training_iteration");
-    let (mut kept, mut dropped, mut damaged) = (header.to_vec(), 0, 0);
-    kept.push(b'\n');
+    let mut cut = Cut::new(bytes.len());
+    cut.sort(&[header, b"\n"], Some(true));
     for (row, whole) in lines {
         let cells: Vec<&[u8]> = row.split(|&b| b == b',').collect();
         let parsed = column
             .filter(|_| whole && cells.len() == columns)
             .and_then(|c| std::str::from_utf8(cells[c]).ok())
             .and_then(|cell| cell.parse::<u64>().ok());
-        match parsed {
-            Some(i) if i <= iteration => {
-                kept.extend_from_slice(row);
-                kept.push(b'\n');
-            }
-            Some(_) => dropped += 1,
-            None => damaged += 1,
-        }
+        cut.sort(&[row, b"\n"], parsed.map(|i| i <= iteration));
     }
-    (kept, dropped, damaged)
+    cut.into_parts()
 }
 
 /// `(kept bytes, records after the checkpoint, records cut short or unreadable)`.
 fn keep_events(bytes: &[u8], env_steps: u64) -> (Vec<u8>, usize, usize) {
     let records = tensorboard::records(bytes);
-    let (mut kept, mut dropped, mut damaged) = (Vec::with_capacity(records.valid_len), 0, 0);
-    for payload in records.payloads {
-        match tensorboard::decode_event(&bytes[payload.clone()]) {
-            Ok(event) if event.step.is_none_or(|s| s <= env_steps as i64) => {
-                kept.extend_from_slice(&bytes[payload.start - 12..payload.end + 4]);
-            }
-            Ok(_) => dropped += 1,
-            Err(_) => damaged += 1,
-        }
+    let mut cut = Cut::new(records.valid_len);
+    for record in records.records {
+        let event = tensorboard::decode_event(&bytes[record.payload]).ok();
+        cut.sort(&[&bytes[record.framed]], event.map(|e| e.step.is_none_or(|s| s <= env_steps as i64)));
     }
     if records.valid_len < bytes.len() {
-        damaged += 1;
+        cut.damaged += 1;
     }
-    (kept, dropped, damaged)
+    cut.into_parts()
 }
 
 /// The lines of `bytes` without their `\n`, each with whether it was whole (ended by `\n`).

@@ -8,7 +8,7 @@
 
 mod reader;
 
-pub use reader::{decode_event, read_events, records, Event, Records};
+pub use reader::{decode_event, read_events, records, Event, Record, Records};
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -268,21 +268,21 @@ mod tests {
         };
         let bytes = fs::read(&path).unwrap();
         let whole = records(&bytes);
-        assert_eq!(whole.payloads.len(), 5);
+        assert_eq!(whole.records.len(), 5);
         assert_eq!(whole.valid_len, bytes.len());
         // Every cut and every flipped byte: the valid prefix is made of whole records, never past the damage.
         for cut in 0..bytes.len() {
             let r = records(&bytes[..cut]);
             assert!(r.valid_len <= cut);
-            assert!(whole.payloads.iter().any(|p| p.end + 4 == r.valid_len) || r.valid_len == 0);
+            assert!(whole.records.iter().any(|w| w.framed.end == r.valid_len) || r.valid_len == 0);
         }
         for at in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x10;
             let r = records(&damaged);
             assert!(r.valid_len <= at, "byte {at} flipped, {} bytes accepted", r.valid_len);
-            for payload in r.payloads {
-                decode_event(&damaged[payload]).unwrap();
+            for record in r.records {
+                decode_event(&damaged[record.payload]).unwrap();
             }
         }
         fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();

@@ -20,17 +20,25 @@ pub struct Event {
     pub values: Vec<(String, f32)>,
 }
 
-/// The records of an event file: the byte range of every whole, CRC-valid record's payload, up to the first that
-/// is cut short or damaged, and the length of that valid prefix.
+/// The records of an event file: every whole, CRC-valid record up to the first that is cut short or damaged,
+/// and the length of that valid prefix.
 pub struct Records {
-    pub payloads: Vec<Range<usize>>,
+    pub records: Vec<Record>,
     pub valid_len: usize,
+}
+
+/// One record's place in its file.
+pub struct Record {
+    /// The whole record: length, its CRC, payload, the payload's CRC.
+    pub framed: Range<usize>,
+    /// The payload (an `Event`).
+    pub payload: Range<usize>,
 }
 
 /// Splits `bytes` into TFRecords (length `u64` LE, masked CRC32C of the length, payload, masked CRC32C of the
 /// payload), stopping at the first record that is incomplete or fails a CRC.
 pub fn records(bytes: &[u8]) -> Records {
-    let mut payloads = Vec::new();
+    let mut found = Vec::new();
     let mut at = 0usize;
     while let Some(header) = bytes.get(at..at + 12) {
         let (len_bytes, len_crc) = header.split_at(8);
@@ -43,10 +51,10 @@ pub fn records(bytes: &[u8]) -> Records {
         if u32::from_le_bytes(crc.try_into().expect("4 bytes")) != masked_crc32c(payload) {
             break;
         }
-        payloads.push(at + 12..end);
+        found.push(Record { framed: at..end + 4, payload: at + 12..end });
         at = end + 4;
     }
-    Records { payloads, valid_len: at }
+    Records { records: found, valid_len: at }
 }
 
 /// Reads every event of the file at `path`; a damaged or cut-short record is an error naming its offset.
@@ -60,7 +68,7 @@ pub fn read_events(path: &Path) -> io::Result<Vec<Event>> {
             records.valid_len
         )));
     }
-    records.payloads.into_iter().map(|r| decode_event(&bytes[r])).collect()
+    records.records.into_iter().map(|r| decode_event(&bytes[r.payload])).collect()
 }
 
 /// Decodes one `Event` payload.
