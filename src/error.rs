@@ -16,6 +16,8 @@ pub enum Error {
     Checkpoint(String),
     /// Reading or writing run files.
     Io(String),
+    /// Env runner threads failed beyond what their supervision restarts.
+    Runner(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -29,6 +31,7 @@ impl fmt::Display for Error {
             Error::NonFinite(m) => write!(f, "{m}"),
             Error::Checkpoint(m) => write!(f, "checkpoint: {m}"),
             Error::Io(m) => write!(f, "{m}"),
+            Error::Runner(m) => write!(f, "env runners: {m}"),
         }
     }
 }

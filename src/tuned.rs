@@ -34,6 +34,11 @@ pub const TUNED: &[Tuned] = &[
     tuned!("dqn", "MountainCar-v0", "mountaincar-dqn.toml"),
     tuned!("rainbow", "CartPole-v1", "cartpole-rainbow.toml"),
     tuned!("rainbow", "ALE/Pong-v5", "pong-der.toml"),
+    tuned!("impala", "CartPole-v1", "cartpole-impala.toml"),
+    tuned!("impala", "Acrobot-v1", "acrobot-impala.toml"),
+    tuned!("impala", "ALE/Pong-v5", "pong-impala.toml"),
+    tuned!("appo", "CartPole-v1", "cartpole-appo.toml"),
+    tuned!("appo", "ALE/Pong-v5", "pong-appo.toml"),
 ];
 
 /// The embedded tuned config of `algo` (its command name: `ppo`, `dqn`, ...) for `env`, if there is one.

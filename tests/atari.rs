@@ -196,3 +196,41 @@ fn der_config_trains_on_pong_end_to_end_and_resumes_exactly() {
     assert_eq!(resumed.train().unwrap().without_timings(), expected[2]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn impala_and_appo_pong_configs_train_end_to_end_with_runner_threads() {
+    use myriad::algo::{Appo, AppoTraining, Impala, ImpalaTraining};
+    let shrink = || -> Vec<String> {
+        [
+            "env_runners.num_envs_per_env_runner=2",
+            "env_runners.rollout_fragment_length=8",
+            "training.train_batch_size=32",
+            "rl_module.conv_filters=[[8, 8, 4], [8, 4, 4]]",
+            "rl_module.post_fcnet_hiddens=[32]",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let check = |r: myriad::algo::TrainResult, steps: u64| {
+        let s = r.learner.impala().unwrap();
+        assert!(s.total_loss.is_finite() && s.gradients_global_norm > 0.0, "{s:?}");
+        assert!(s.entropy > 1.7 && s.entropy <= 6f64.ln() + 1e-4, "{s:?}");
+        assert_eq!(r.num_env_steps_sampled_lifetime, steps);
+    };
+    let t = tuned::find("impala", "ALE/Pong-v5").unwrap();
+    let (config, _) = tuned::parse::<ImpalaTraining>(t.text, t.file).unwrap();
+    let mut impala = Impala::new(apply_overrides(&config, &shrink()).unwrap()).unwrap();
+    assert_eq!(impala.env_spec().observation_space.flat_dim(), 4 * 84 * 84);
+    for i in 1..=2 {
+        check(impala.train().unwrap(), 32 * i);
+    }
+    let t = tuned::find("appo", "ALE/Pong-v5").unwrap();
+    let (config, _) = tuned::parse::<AppoTraining>(t.text, t.file).unwrap();
+    let mut overrides = shrink();
+    overrides.push("training.minibatch_size=16".into());
+    let mut appo = Appo::new(apply_overrides(&config, &overrides).unwrap()).unwrap();
+    for i in 1..=2 {
+        check(appo.train().unwrap(), 32 * i);
+    }
+}

@@ -202,13 +202,15 @@ fn train_ends_with_the_json_line_and_evaluate_reads_its_checkpoint() {
 }
 
 #[test]
-fn train_lists_its_algorithms_and_dqn_and_rainbow_train_and_evaluate() {
+fn train_lists_its_algorithms_and_each_trains_and_evaluates() {
     let out = myriad(&["train", "--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
-    for algo in ["ppo", "dqn", "rainbow"] {
+    for algo in ["ppo", "dqn", "rainbow", "impala", "appo"] {
         assert!(help.contains(algo), "{help}");
     }
-    for algo in ["dqn", "rainbow"] {
+    for (algo, stat) in
+        [("dqn", "curr_epsilon"), ("rainbow", "curr_epsilon"), ("impala", "mean_policy_lag"), ("appo", "clip_fraction")]
+    {
         let dir = temp_dir(algo);
         let out_dir = dir.display().to_string();
         let out =
@@ -220,7 +222,7 @@ fn train_lists_its_algorithms_and_dqn_and_rainbow_train_and_evaluate() {
         assert_eq!(last["env_steps"], 1024);
         let line = std::fs::read_to_string(dir.join("progress.jsonl")).unwrap();
         let first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
-        assert!(first["learners/default_policy"].get("curr_epsilon").is_some(), "{first}");
+        assert!(first["learners/default_policy"].get(stat).is_some(), "{first}");
         let out = myriad(&["evaluate", "--checkpoint", &out_dir, "--episodes", "4", "--json"]);
         assert!(out.status.success(), "{}", stderr(&out));
         let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -239,10 +241,16 @@ fn train_and_evaluate_reject_bad_input_clearly() {
         (&["train", "ppo", "--env", "CartPole-v1", "--num-envs", "0"], "num_envs_per_env_runner"),
         (&["train", "ppo", "--config", "/nonexistent/ppo.toml"], "/nonexistent/ppo.toml"),
         (&["evaluate", "--checkpoint", "/nonexistent/run"], "no checkpoint"),
-        (&["train", "sarsa", "--env", "CartPole-v1"], "known: ppo, dqn, rainbow"),
+        (&["train", "sarsa", "--env", "CartPole-v1"], "known: ppo, dqn, rainbow, impala, appo"),
         (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.clip_param=0.2"], "belongs to PPO"),
         (&["train", "ppo", "--env", "CartPole-v1", "--set", "training.n_step=3"], "belongs to DQN"),
         (&["train", "dqn", "--env", "Pendulum-v1"], "Discrete"),
+        (&["train", "ppo", "--env", "CartPole-v1", "--set", "env_runners.num_env_runners=2"], "IMPALA or APPO"),
+        (
+            &["train", "impala", "--env", "CartPole-v1", "--set", "training.train_batch_size=1000"],
+            "whole number of fragments",
+        ),
+        (&["train", "appo", "--env", "CartPole-v1", "--set", "training.tau=0"], "training.tau"),
         (
             &[
                 "train",

@@ -10,7 +10,8 @@
 
 use crate::algo::target::OnlineTarget;
 use crate::algo::{
-    self, global_norm_clip, Algorithm, Counters, HasCounters, LearnerStats, SharedConfig, TrainResult, Training,
+    self, gradient_step, Algorithm, Counters, HasCounters, LearnerStats, SharedConfig, StepSums, Timers, TrainResult,
+    Training,
 };
 use crate::config::{AlgorithmConfig, Schedule};
 use crate::envs::{EpisodeStats, Space};
@@ -20,7 +21,7 @@ use crate::rollout::{ObsStorage, PrioritizedSampler, ReplayBuffer, ReplayStep, S
 use crate::runners::{self, Bridge, Noise, NoiseKind, Policy, Stream, SyncRunner};
 use crate::Error;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -204,6 +205,7 @@ impl DqnConfig {
     /// Checks every value and derives the sizes (never written back into the config).
     pub fn validate(&self) -> Result<DqnSizes, Error> {
         self.validate_shared()?;
+        self.require_lockstep("DQN")?;
         let bad = |msg: String| Err(Error::Config(msg));
         let t = &self.training;
         let n = self.env_runners.num_envs_per_env_runner;
@@ -309,6 +311,10 @@ pub struct DqnProgress {
 impl HasCounters for DqnProgress {
     fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
     }
 }
 
@@ -469,13 +475,9 @@ impl Dqn {
         let update_start = Instant::now();
         let learning = steps_at_start + sampled >= t.num_steps_sampled_before_learning_starts;
         let updates = if learning && !self.replay.is_empty() { self.updates_owed(sampled) } else { 0 };
-        let mut sums: Option<[Tensor<1>; 4]> = None;
+        let mut sums = StepSums::<4>::default();
         for _ in 0..updates {
-            let row = self.update(&mut noise, &mut replay_noise, beta, lr)?;
-            sums = Some(match sums {
-                None => row,
-                Some(acc) => std::array::from_fn(|i| acc[i].clone() + row[i].clone()),
-            });
+            sums.add(self.update(&mut noise, &mut replay_noise, beta, lr)?);
         }
         self.progress.gradient_updates += updates;
         // The target network follows every `target_network_update_freq` env steps.
@@ -494,7 +496,7 @@ impl Dqn {
         // ---- 3. Metrics: the only device → host read of the iteration ----
         let device = self.bridge.inner().clone();
         let mut scalars: Vec<Tensor<1>> =
-            Vec::from(sums.unwrap_or_else(|| std::array::from_fn(|_| Tensor::zeros([1], &device))));
+            Vec::from(sums.into_array().unwrap_or_else(|| std::array::from_fn(|_| Tensor::zeros([1], &device))));
         scalars.push(self.runner.episode_sums(&self.bridge)?);
         let scalars: Vec<f32> = self.bridge.to_vec(Tensor::cat(scalars, 0))?;
         let mean = |i: usize| if updates > 0 { scalars[i] as f64 / updates as f64 } else { 0.0 };
@@ -525,24 +527,22 @@ impl Dqn {
             learning_rate: lr,
             curr_beta: if self.prioritized.is_some() { beta } else { 0.0 },
         };
-        let (to_device, to_host) = self.bridge.transfers();
-        let mut result = TrainResult::new(c, LearnerStats::Dqn(stats));
+        let timers = Timers {
+            env_runner_sampling: sampling_s,
+            learner_update: update_s,
+            training_iteration: iteration_s,
+            ..Default::default()
+        };
+        let mut result = TrainResult::new(c, LearnerStats::Dqn(stats)).with_timing(
+            timers,
+            sampled,
+            transfers_before,
+            self.bridge.transfers(),
+        );
         result.episodes_this_iter = episodes.episodes;
-        result.timers.env_runner_sampling = sampling_s;
-        result.timers.learner_update = update_s;
-        result.timers.training_iteration = iteration_s;
-        result.num_env_steps_sampled_per_second = sampled as f64 / iteration_s;
-        result.host_to_device_bytes = to_device - transfers_before.0;
-        result.device_to_host_bytes = to_host - transfers_before.1;
 
         // ---- Evaluation, every `evaluation_interval` iterations ----
-        if let Some((return_mean, seconds)) = self.periodic_evaluation()? {
-            result.evaluation_episode_return_mean = Some(return_mean);
-            result.timers.evaluation = seconds;
-            self.progress.counters.time_total_s += seconds;
-            result.time_total_s = self.progress.counters.time_total_s;
-        }
-        Ok(result)
+        self.with_periodic_evaluation(result)
     }
 
     /// Gradient updates this iteration owes: `training_intensity × sampled / train_batch_size`, the fraction
@@ -636,9 +636,7 @@ impl Dqn {
             Some(w) => (per_sample * w.clone()).mean(),
             None => per_sample.mean(),
         };
-        let grads = GradientsParams::from_grads(loss.backward(), &self.nets.online);
-        let (grads, norm) = global_norm_clip(&self.nets.online, grads, t.grad_clip);
-        self.nets.online = self.optimizer.step(lr, self.nets.online.clone(), grads);
+        let norm = gradient_step(&mut self.optimizer, &mut self.nets.online, loss.clone(), lr, t.grad_clip);
         if let Some(p) = &mut self.prioritized {
             let td = self.bridge.to_vec(td_abs.clone())?;
             p.update(&starts, &td, t.replay_buffer_config.prioritized_replay_eps);
@@ -674,12 +672,20 @@ impl Algorithm for Dqn {
         &self.config
     }
 
-    fn runner(&self) -> &SyncRunner {
-        &self.runner
+    fn runner(&self) -> Option<&SyncRunner> {
+        Some(&self.runner)
     }
 
-    fn runner_mut(&mut self) -> &mut SyncRunner {
-        &mut self.runner
+    fn runner_mut(&mut self) -> Option<&mut SyncRunner> {
+        Some(&mut self.runner)
+    }
+
+    fn env_spec(&self) -> &crate::envs::EnvSpec {
+        self.runner.spec()
+    }
+
+    fn num_envs(&self) -> usize {
+        self.runner.num_envs()
     }
 
     fn progress(&self) -> &dyn algo::Progress {

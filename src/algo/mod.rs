@@ -1,11 +1,15 @@
 //! Algorithms, one file each, and what they share: the [`Algorithm`] trait the run loop, checkpoints and the CLI
 //! drive, the typed iteration result, the episode-return window and global-norm gradient clipping.
 
+pub mod appo;
 pub mod dqn;
+pub mod impala;
 pub mod ppo;
 pub mod target;
 
+pub use appo::{Appo, AppoConfig, AppoTraining};
 pub use dqn::{Dqn, DqnConfig, DqnStats, DqnTraining};
+pub use impala::{Impala, ImpalaConfig, ImpalaStats, ImpalaTraining};
 pub use ppo::{Ppo, PpoConfig, PpoStats, PpoTraining};
 pub use target::OnlineTarget;
 
@@ -33,10 +37,14 @@ pub trait Algorithm {
     fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<EvalSummary, Error>;
     /// The run's config, as the shared code reads it.
     fn config(&self) -> &dyn SharedConfig;
-    /// The training envs.
-    fn runner(&self) -> &SyncRunner;
+    /// The training envs, where the learner's thread owns them (`None` where runner threads do).
+    fn runner(&self) -> Option<&SyncRunner>;
     /// The training envs, for restoring a checkpoint.
-    fn runner_mut(&mut self) -> &mut SyncRunner;
+    fn runner_mut(&mut self) -> Option<&mut SyncRunner>;
+    /// The spec of the training envs.
+    fn env_spec(&self) -> &EnvSpec;
+    /// Envs stepping for the learner, over all runners.
+    fn num_envs(&self) -> usize;
     /// The counters that make a run resumable (a checkpoint's `progress`).
     fn progress(&self) -> &dyn Progress;
     /// The counters, for restoring a checkpoint.
@@ -48,11 +56,6 @@ pub trait Algorithm {
     /// The shape of every parameter of the policy's model ([`crate::model::layout_of`]), which a checkpoint's
     /// manifest records and a restore compares.
     fn policy_layout(&self) -> Vec<Vec<usize>>;
-
-    /// The spec of the training envs.
-    fn env_spec(&self) -> &EnvSpec {
-        self.runner().spec()
-    }
 
     /// The run's seed (`debugging.seed`).
     fn seed(&self) -> u64 {
@@ -67,6 +70,19 @@ pub trait Algorithm {
     /// Evaluation on envs seeded apart from the training envs and per iteration.
     fn evaluate(&self, episodes: usize, explore: bool) -> Result<EvalSummary, Error> {
         self.evaluate_with_seed(episodes, explore, Stream::EvaluationEnvs(self.iteration()).seed(self.seed()))
+    }
+
+    /// `result` with the periodic evaluation of [`Algorithm::train`] (every `evaluation_interval` iterations)
+    /// added, its seconds counted in the run's total time.
+    fn with_periodic_evaluation(&mut self, mut result: TrainResult) -> Result<TrainResult, Error> {
+        if let Some((return_mean, seconds)) = self.periodic_evaluation()? {
+            result.evaluation_episode_return_mean = Some(return_mean);
+            result.timers.evaluation = seconds;
+            let counters = self.progress_mut().counters_mut();
+            counters.time_total_s += seconds;
+            result.time_total_s = counters.time_total_s;
+        }
+        Ok(result)
     }
 
     /// The periodic evaluation of [`Algorithm::train`]: every `evaluation_interval` iterations, its mean return
@@ -110,6 +126,7 @@ impl<T: Serialize> SharedConfig for AlgorithmConfig<T> {
 /// DQN's target-update step), saved as JSON in a checkpoint's `state.json`.
 pub trait Progress {
     fn counters(&self) -> &Counters;
+    fn counters_mut(&mut self) -> &mut Counters;
     fn to_json(&self) -> serde_json::Value;
     /// Replaces these counters with saved ones.
     fn load_json(&mut self, saved: serde_json::Value) -> Result<(), Error>;
@@ -118,11 +135,16 @@ pub trait Progress {
 /// Counters that carry the shared ones in a field named `counters`.
 pub trait HasCounters {
     fn counters(&self) -> &Counters;
+    fn counters_mut(&mut self) -> &mut Counters;
 }
 
 impl<P: HasCounters + Serialize + DeserializeOwned> Progress for P {
     fn counters(&self) -> &Counters {
         HasCounters::counters(self)
+    }
+
+    fn counters_mut(&mut self) -> &mut Counters {
+        HasCounters::counters_mut(self)
     }
 
     fn to_json(&self) -> serde_json::Value {
@@ -133,6 +155,21 @@ impl<P: HasCounters + Serialize + DeserializeOwned> Progress for P {
         *self = serde_json::from_value(saved).map_err(|e| Error::Checkpoint(format!("counters: {e}")))?;
         Ok(())
     }
+}
+
+/// The actor-critic `config.rl_module` describes for these spaces (PPO's, IMPALA's and APPO's network), its
+/// initial weights drawn from the run's seed.
+pub fn actor_critic<T>(
+    config: &AlgorithmConfig<T>,
+    observation_space: &crate::envs::Space,
+    action_space: &crate::envs::Space,
+    bridge: &crate::runners::Bridge,
+) -> Result<crate::model::ActorCritic, Error> {
+    let seed = Stream::ModelInit.seed(config.debugging.seed);
+    config
+        .rl_module
+        .init(observation_space, action_space, bridge.device(), seed)
+        .map_err(|e| Error::Config(format!("rl_module: {e} ({})", config.environment.env)))
 }
 
 /// Writes a module's weights (`model.bpk`-style burnpack) and, if given, an optimiser's state into `dir`.
@@ -229,6 +266,18 @@ pub const ALGORITHMS: &[AlgoInfo] = &[
         summary: "Rainbow: DQN with every extension on",
         training_keys: keys_of::<DqnTraining>,
     },
+    AlgoInfo {
+        cli: "impala",
+        name: "IMPALA",
+        summary: "IMPALA: V-trace actor-critic, runner threads acting asynchronously",
+        training_keys: keys_of::<ImpalaTraining>,
+    },
+    AlgoInfo {
+        cli: "appo",
+        name: "APPO",
+        summary: "APPO: IMPALA's data path with PPO's clipped surrogate and a target network",
+        training_keys: keys_of::<AppoTraining>,
+    },
 ];
 
 /// Looks up an algorithm by its command name; an unknown one is an error listing the known ones.
@@ -267,6 +316,7 @@ pub fn check_training_key<T: Training>(key: &str) -> Result<(), String> {
 pub enum LearnerStats {
     Ppo(PpoStats),
     Dqn(DqnStats),
+    Impala(ImpalaStats),
 }
 
 impl Default for LearnerStats {
@@ -281,6 +331,7 @@ impl LearnerStats {
         match self {
             LearnerStats::Ppo(s) => s.total_loss,
             LearnerStats::Dqn(s) => s.total_loss,
+            LearnerStats::Impala(s) => s.total_loss,
         }
     }
 
@@ -288,6 +339,14 @@ impl LearnerStats {
     pub fn ppo(&self) -> Option<&PpoStats> {
         match self {
             LearnerStats::Ppo(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// IMPALA's or APPO's statistics, if these are theirs.
+    pub fn impala(&self) -> Option<&ImpalaStats> {
+        match self {
+            LearnerStats::Impala(s) => Some(s),
             _ => None,
         }
     }
@@ -429,6 +488,58 @@ impl EpisodeWindow {
         let weighted =
             |f: fn(&(u64, f64, f64)) -> f64| self.entries.iter().map(|e| e.0 as f64 * f(e)).sum::<f64>() / count as f64;
         (Some(weighted(|e| e.1)), Some(weighted(|e| e.2)))
+    }
+}
+
+/// Learner statistics summed on the device over an iteration's gradient steps, `K` `[1]` tensors, read by the
+/// host once at the iteration's end.
+pub struct StepSums<const K: usize>(Option<[Tensor<1>; K]>);
+
+impl<const K: usize> Default for StepSums<K> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<const K: usize> StepSums<K> {
+    /// Adds one gradient step's row.
+    pub fn add(&mut self, row: [Tensor<1>; K]) {
+        self.0 = Some(match self.0.take() {
+            None => row,
+            Some(acc) => std::array::from_fn(|i| acc[i].clone() + row[i].clone()),
+        });
+    }
+
+    /// The sums, or `None` if no step was added.
+    pub fn into_array(self) -> Option<[Tensor<1>; K]> {
+        self.0
+    }
+}
+
+/// One gradient step on `model`: backward through `loss`, the global-norm clip at `grad_clip` (0: none), the
+/// optimiser's step at `lr`. Returns the gradients' norm before clipping, `[1]`, on the device.
+pub fn gradient_step<M: Module>(
+    optimizer: &mut burn::optim::ModuleOptimizer,
+    model: &mut M,
+    loss: Tensor<1>,
+    lr: f64,
+    grad_clip: f64,
+) -> Tensor<1> {
+    let grads = GradientsParams::from_grads(loss.backward(), &*model);
+    let (grads, norm) = global_norm_clip(&*model, grads, grad_clip);
+    *model = optimizer.step(lr, model.clone(), grads);
+    norm
+}
+
+impl TrainResult {
+    /// Fills in an iteration's timers, its throughput over `env_steps` and the bytes moved since `before` (the
+    /// bridge's transfer counts at its start, `after` at its end).
+    pub fn with_timing(mut self, timers: Timers, env_steps: u64, before: (u64, u64), after: (u64, u64)) -> Self {
+        self.num_env_steps_sampled_per_second = env_steps as f64 / timers.training_iteration;
+        self.timers = timers;
+        self.host_to_device_bytes = after.0 - before.0;
+        self.device_to_host_bytes = after.1 - before.1;
+        self
     }
 }
 

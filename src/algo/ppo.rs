@@ -5,17 +5,18 @@
 //! minibatch updates, and reduce the metrics to a handful of scalars that are the only data the host reads.
 
 use crate::algo::{
-    self, global_norm_clip, Algorithm, Counters, HasCounters, LearnerStats, SharedConfig, TrainResult, Training,
+    self, gradient_step, Algorithm, Counters, HasCounters, LearnerStats, SharedConfig, StepSums, Timers, TrainResult,
+    Training,
 };
 use crate::config::{AlgorithmConfig, Schedule};
-use crate::envs::{EpisodeStats, Space};
+use crate::envs::EpisodeStats;
 use crate::model::ActorCritic;
 use crate::returns::{GaeParams, ReturnInputs};
-use crate::rollout::{RolloutShape, RolloutStorage, Transition};
+use crate::rollout::{RolloutShape, RolloutStorage};
 use crate::runners::{self, Bridge, Stream, SyncRunner};
 use crate::Error;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -100,6 +101,7 @@ impl PpoConfig {
     /// Checks every value and derives the batch sizes (never written back into the config).
     pub fn validate(&self) -> Result<Sizes, Error> {
         self.validate_shared()?;
+        self.require_lockstep("PPO")?;
         let bad = |msg: String| Err(Error::Config(msg));
         let t = &self.training;
         let n = self.env_runners.num_envs_per_env_runner;
@@ -198,6 +200,10 @@ impl HasCounters for Progress {
     fn counters(&self) -> &Counters {
         &self.counters
     }
+
+    fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
+    }
 }
 
 /// A PPO run: envs, model, optimiser and counters on one device.
@@ -240,7 +246,7 @@ impl Ppo {
         let seed = config.debugging.seed;
         let runner = SyncRunner::new(&config.environment, sizes.num_envs, &bridge, Stream::TrainingEnvs.seed(seed))?;
         let spec = runner.spec();
-        let model = ppo_model(&config, &spec.observation_space, &spec.action_space, &bridge)?;
+        let model = algo::actor_critic(&config, &spec.observation_space, &spec.action_space, &bridge)?;
         let optimizer = AdamConfig::new().with_epsilon(1e-5).init();
         let dist = model.dist();
         let shape = RolloutShape {
@@ -296,26 +302,7 @@ impl Ppo {
         let policy = self.model.valid();
         let n = self.sizes.num_envs;
         let eps = self.bridge.noise(&mut noise, dist.noise(), n, horizon)?; // [T·N, width]
-        let mut obs = self.runner.obs(&self.bridge)?;
-        for step in 0..horizon {
-            let out = policy.forward(obs.clone());
-            let actions = dist.sample(out.dist_inputs.clone(), eps.clone().narrow(0, step * n, n));
-            let log_prob = dist.log_prob(out.dist_inputs.clone(), actions.clone());
-            let next = self.runner.step(&self.bridge, actions.clone())?;
-            let transition = Transition {
-                obs,
-                actions,
-                log_prob,
-                value: out.value,
-                dist_inputs: out.dist_inputs,
-                reward: next.reward,
-                terminated: next.terminated,
-                truncated: next.truncated,
-                final_obs: next.final_obs,
-            };
-            self.rollout.write(step, transition);
-            obs = next.obs;
-        }
+        let obs = self.runner.collect(&self.bridge, &policy, eps, &mut self.rollout)?;
         let last_value = policy.value(obs);
         let sampling_s = started.elapsed().as_secs_f64();
 
@@ -359,7 +346,7 @@ impl Ppo {
         // ---- 3. Update: num_epochs passes of shuffled minibatches, Adam with a global-norm clip ----
         let update_start = Instant::now();
         let device = self.bridge.device().clone();
-        let mut sums: Option<[Tensor<1>; 7]> = None;
+        let mut sums = StepSums::<7>::default();
         let steps = (t.num_epochs * minibatches) as f64;
         for _ in 0..t.num_epochs {
             let order: Tensor<1, Int> = if t.shuffle_batch_per_epoch {
@@ -370,10 +357,8 @@ impl Ppo {
             for k in 0..minibatches {
                 let index = order.clone().narrow(0, k * m, m);
                 let stats = self.loss(&data, index, entropy_coeff);
-                let grads = GradientsParams::from_grads(stats.total.backward(), &self.model);
-                let (grads, norm) = global_norm_clip(&self.model, grads, t.grad_clip);
-                self.model = self.optimizer.step(lr, self.model.clone(), grads);
-                let row = [
+                let norm = gradient_step(&mut self.optimizer, &mut self.model, stats.total.clone(), lr, t.grad_clip);
+                sums.add([
                     stats.total.detach(),
                     stats.policy.detach(),
                     stats.vf.detach(),
@@ -381,17 +366,13 @@ impl Ppo {
                     stats.kl.detach(),
                     stats.clip_fraction.detach(),
                     norm,
-                ];
-                sums = Some(match sums {
-                    None => row,
-                    Some(acc) => std::array::from_fn(|i| acc[i].clone() + row[i].clone()),
-                });
+                ]);
             }
         }
         let update_s = update_start.elapsed().as_secs_f64();
 
         // ---- 4. Metrics: the only device → host read of the iteration ----
-        let mut scalars = Vec::from(sums.expect("at least one minibatch"));
+        let mut scalars = Vec::from(sums.into_array().expect("at least one minibatch"));
         scalars.push(explained_var);
         scalars.push(self.runner.episode_sums(&self.bridge)?);
         let scalars: Vec<f32> = self.bridge.to_vec(Tensor::cat(scalars, 0))?;
@@ -422,7 +403,6 @@ impl Ppo {
         c.episodes += episodes.episodes;
         let iteration_s = started.elapsed().as_secs_f64();
         c.time_total_s += iteration_s;
-        let (to_device, to_host) = self.bridge.transfers();
         let stats = PpoStats {
             total_loss,
             policy_loss: mean(1),
@@ -436,24 +416,23 @@ impl Ppo {
             curr_entropy_coeff: entropy_coeff,
             learning_rate: lr,
         };
-        let mut result = TrainResult::new(c, LearnerStats::Ppo(stats));
+        let timers = Timers {
+            env_runner_sampling: sampling_s,
+            advantages: advantages_s,
+            learner_update: update_s,
+            training_iteration: iteration_s,
+            ..Default::default()
+        };
+        let mut result = TrainResult::new(c, LearnerStats::Ppo(stats)).with_timing(
+            timers,
+            b as u64,
+            transfers_before,
+            self.bridge.transfers(),
+        );
         result.episodes_this_iter = episodes.episodes;
-        result.timers.env_runner_sampling = sampling_s;
-        result.timers.advantages = advantages_s;
-        result.timers.learner_update = update_s;
-        result.timers.training_iteration = iteration_s;
-        result.num_env_steps_sampled_per_second = b as f64 / iteration_s;
-        result.host_to_device_bytes = to_device - transfers_before.0;
-        result.device_to_host_bytes = to_host - transfers_before.1;
 
         // ---- Evaluation, every `evaluation_interval` iterations ----
-        if let Some((return_mean, seconds)) = self.periodic_evaluation()? {
-            result.evaluation_episode_return_mean = Some(return_mean);
-            result.timers.evaluation = seconds;
-            self.progress.counters.time_total_s += seconds;
-            result.time_total_s = self.progress.counters.time_total_s;
-        }
-        Ok(result)
+        self.with_periodic_evaluation(result)
     }
 
     /// RLlib's PPO loss on the minibatch `index` selects, with the stats it reports.
@@ -500,12 +479,20 @@ impl Algorithm for Ppo {
         &self.config
     }
 
-    fn runner(&self) -> &SyncRunner {
-        &self.runner
+    fn runner(&self) -> Option<&SyncRunner> {
+        Some(&self.runner)
     }
 
-    fn runner_mut(&mut self) -> &mut SyncRunner {
-        &mut self.runner
+    fn runner_mut(&mut self) -> Option<&mut SyncRunner> {
+        Some(&mut self.runner)
+    }
+
+    fn env_spec(&self) -> &crate::envs::EnvSpec {
+        self.runner.spec()
+    }
+
+    fn num_envs(&self) -> usize {
+        self.runner.num_envs()
     }
 
     fn progress(&self) -> &dyn algo::Progress {
@@ -544,23 +531,8 @@ impl Training for PpoTraining {
     }
 }
 
-/// The actor-critic `config.rl_module` describes for `spec`'s spaces, its initial weights drawn from the run's
-/// seed.
-pub fn ppo_model(
-    config: &PpoConfig,
-    observation_space: &Space,
-    action_space: &Space,
-    bridge: &Bridge,
-) -> Result<ActorCritic, Error> {
-    let seed = Stream::ModelInit.seed(config.debugging.seed);
-    config
-        .rl_module
-        .init(observation_space, action_space, bridge.device(), seed)
-        .map_err(|e| Error::Config(format!("rl_module: {e} ({})", config.environment.env)))
-}
-
 /// 1 − Var(returns − values) / Var(returns), `[1]`.
-fn explained_variance(values: Tensor<1>, returns: Tensor<1>) -> Tensor<1> {
+pub(crate) fn explained_variance(values: Tensor<1>, returns: Tensor<1>) -> Tensor<1> {
     let var = |x: Tensor<1>| {
         let mean = x.clone().mean();
         (x - mean.unsqueeze()).square().mean()

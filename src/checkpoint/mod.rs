@@ -16,8 +16,7 @@ mod manifest;
 pub use manifest::{new_run_id, FileEntry, Manifest, FORMAT, MANIFEST};
 
 use crate::algo::dqn::{q_network, QPolicy};
-use crate::algo::ppo::ppo_model;
-use crate::algo::{Algorithm, DqnTraining, PpoTraining, Training};
+use crate::algo::{Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, Training};
 use crate::config::AlgorithmConfig;
 use crate::envs::BatchSnapshot;
 use crate::runners::{self, Bridge, EvalSummary};
@@ -32,7 +31,10 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields)]
 struct State {
     progress: serde_json::Value,
-    envs: BatchSnapshot,
+    /// The training envs' states; absent where runner threads own the envs (IMPALA and APPO with
+    /// `num_env_runners ≥ 1` restart their batches fresh on resume).
+    #[serde(default)]
+    envs: Option<BatchSnapshot>,
 }
 
 /// The prefix of the temporary folders [`save`] writes into; a crash can leave one behind.
@@ -51,13 +53,13 @@ pub fn save(algo: &dyn Algorithm, run_dir: &Path, run_id: &str) -> Result<PathBu
     fs::create_dir_all(&tmp).map_err(|e| io("creating the folder", &e))?;
     let mut files = algo.save_learner(&tmp)?;
     fs::write(tmp.join("config.toml"), algo.config().to_toml()?).map_err(|e| io("config.toml", &e))?;
-    let envs = algo.runner().envs();
-    let spec = envs.spec();
-    let state = State { progress: algo.progress().to_json(), envs: envs.snapshot()? };
+    let envs = algo.runner().map(|r| r.envs());
+    let spec = algo.env_spec();
+    let state = State { progress: algo.progress().to_json(), envs: envs.map(|e| e.snapshot()).transpose()? };
     let json = serde_json::to_vec(&state).map_err(|e| io("state.json", &e))?;
     fs::write(tmp.join("state.json"), json).map_err(|e| io("state.json", &e))?;
     files.extend(["config.toml".to_string(), "state.json".to_string()]);
-    if let Some(atari) = envs.atari_json()? {
+    if let Some(atari) = envs.map(|e| e.atari_json()).transpose()?.flatten() {
         fs::write(tmp.join("atari.json"), atari).map_err(|e| io("atari.json", &e))?;
         files.push("atari.json".into());
     }
@@ -206,6 +208,20 @@ fn evaluation_config<T: Training>(
     Ok((config, bridge))
 }
 
+/// [`evaluate`] for the algorithms whose policy is the actor-critic (PPO, IMPALA, APPO).
+fn evaluate_actor_critic<T: Training>(
+    dir: &Path,
+    manifest: &Manifest,
+    backend: Option<crate::envs::Backend>,
+    (episodes, explore, seed): (usize, bool, u64),
+) -> Result<EvalSummary, Error> {
+    let (config, bridge) = evaluation_config::<T>(dir, backend)?;
+    let model = crate::algo::actor_critic(&config, &manifest.observation_space, &manifest.action_space, &bridge)?;
+    check_layout(dir, manifest, &crate::model::layout_of(&model))?;
+    let model = crate::model::load_weights(model, dir)?;
+    runners::evaluate(&model.valid(), &config.environment, &bridge, episodes, explore, seed)
+}
+
 fn check_algorithm<T: Training>(dir: &Path, manifest: &Manifest) -> Result<(), Error> {
     if manifest.algorithm != T::NAME {
         return Err(Error::Checkpoint(format!(
@@ -261,11 +277,12 @@ pub fn restore_opened<T: Training>(checkpoint: &Opened, config: &AlgorithmConfig
         )));
     }
     let state = read_state(dir, manifest)?;
-    if state.envs.num_envs != config.env_runners.num_envs_per_env_runner {
+    let saved_envs = state.envs.as_ref().map(|e| e.num_envs);
+    if saved_envs.is_some_and(|n| n != config.env_runners.num_envs_per_env_runner) {
         return Err(Error::Checkpoint(format!(
             "{} was taken with {} envs; resume with the same number (env_runners.num_envs_per_env_runner)",
             dir.display(),
-            state.envs.num_envs
+            saved_envs.unwrap_or(0)
         )));
     }
     let mut algo = T::build(config)?;
@@ -284,16 +301,29 @@ pub fn restore_opened<T: Training>(checkpoint: &Opened, config: &AlgorithmConfig
     check_layout(dir, manifest, &algo.policy_layout())?;
     algo.load_learner(dir)?;
     let seed = algo.seed();
-    let envs = algo.runner_mut().envs_mut();
-    let atari = dir.join("atari.json");
-    if manifest.files.contains_key("atari.json") {
-        let corrupt = |e: &dyn std::fmt::Display| {
-            Error::Checkpoint(format!("{} is unreadable or corrupt (atari.json): {e}", dir.display()))
-        };
-        let json = fs::read(&atari).map_err(|e| corrupt(&e))?;
-        envs.load_atari_json(&json).map_err(|e| corrupt(&e))?;
-    } else {
-        envs.restore(seed, &state.envs)?;
+    match (algo.runner_mut(), &state.envs) {
+        (Some(runner), Some(snapshot)) => {
+            let envs = runner.envs_mut();
+            let atari = dir.join("atari.json");
+            if manifest.files.contains_key("atari.json") {
+                let corrupt = |e: &dyn std::fmt::Display| {
+                    Error::Checkpoint(format!("{} is unreadable or corrupt (atari.json): {e}", dir.display()))
+                };
+                let json = fs::read(&atari).map_err(|e| corrupt(&e))?;
+                envs.load_atari_json(&json).map_err(|e| corrupt(&e))?;
+            } else {
+                envs.restore(seed, snapshot)?;
+            }
+        }
+        (Some(_), None) => {
+            return Err(Error::Checkpoint(format!(
+                "{} was taken with runner threads, which keep no env states; resume it with \
+                 env_runners.num_env_runners ≥ 1",
+                dir.display()
+            )))
+        }
+        // Runner threads start fresh batches from their own seed streams.
+        (None, _) => {}
     }
     algo.progress_mut().load_json(state.progress)?;
     Ok(algo)
@@ -312,13 +342,9 @@ pub fn evaluate(
     let Opened { dir, manifest } = open(path)?;
     let (obs, act) = (&manifest.observation_space, &manifest.action_space);
     let summary = match manifest.algorithm.as_str() {
-        "PPO" => {
-            let (config, bridge) = evaluation_config::<PpoTraining>(&dir, backend)?;
-            let model = ppo_model(&config, obs, act, &bridge)?;
-            check_layout(&dir, &manifest, &crate::model::layout_of(&model))?;
-            let model = crate::model::load_weights(model, &dir)?;
-            runners::evaluate(&model.valid(), &config.environment, &bridge, episodes, explore, seed)?
-        }
+        "PPO" => evaluate_actor_critic::<PpoTraining>(&dir, &manifest, backend, (episodes, explore, seed))?,
+        "IMPALA" => evaluate_actor_critic::<ImpalaTraining>(&dir, &manifest, backend, (episodes, explore, seed))?,
+        "APPO" => evaluate_actor_critic::<AppoTraining>(&dir, &manifest, backend, (episodes, explore, seed))?,
         "DQN" => {
             let (config, bridge) = evaluation_config::<DqnTraining>(&dir, backend)?;
             let net = q_network(&config, obs, act, &bridge)?;

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use myriad::algo::{self, Algorithm, DqnTraining, PpoTraining, TrainResult, Training};
+use myriad::algo::{self, Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, TrainResult, Training};
 use myriad::config::AlgorithmConfig;
 use myriad::envs::Backend;
 use myriad::run::{run, RunOptions, Start, Stop};
@@ -34,6 +34,19 @@ pub enum TrainCommand {
     /// Without --config, the tuned config for the env (tuned/*-rainbow.toml, built in) is used when there is one,
     /// else Rainbow's defaults. Checkpoints are DQN checkpoints.
     Rainbow(TrainArgs),
+    /// IMPALA (Espeholt et al. 2018): a V-trace actor-critic. With env_runners.num_env_runners ≥ 1, runner
+    /// threads act with the weights they last received and send fragments through a bounded queue; with 0 the
+    /// batch is collected in lockstep on the learner's thread.
+    ///
+    /// Without --config, the tuned config for the env (tuned/*-impala.toml, built in) is used when there is one,
+    /// else IMPALA's defaults (RLlib's).
+    Impala(TrainArgs),
+    /// APPO: IMPALA's data path with PPO's clipped surrogate on V-trace advantages, a target network and an
+    /// optional KL loss.
+    ///
+    /// Without --config, the tuned config for the env (tuned/*-appo.toml, built in) is used when there is one,
+    /// else APPO's defaults (RLlib's).
+    Appo(TrainArgs),
     /// An algorithm Myriad does not know (the error lists the known ones).
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -111,6 +124,8 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
         TrainCommand::Ppo(args) => train_with::<PpoTraining>("ppo", args),
         TrainCommand::Dqn(args) => train_with::<DqnTraining>("dqn", args),
         TrainCommand::Rainbow(args) => train_with::<DqnTraining>("rainbow", args),
+        TrainCommand::Impala(args) => train_with::<ImpalaTraining>("impala", args),
+        TrainCommand::Appo(args) => train_with::<AppoTraining>("appo", args),
         TrainCommand::Unknown(words) => {
             algo::lookup(words.first().map_or("", String::as_str))?;
             unreachable!("every known algorithm has its own subcommand")
@@ -170,7 +185,7 @@ fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
         "{} on {} ({origin}): {} envs on {}; run folder {}",
         algo.name(),
         spec.id,
-        algo.runner().num_envs(),
+        algo.num_envs(),
         config.resources.backend,
         out.display()
     );

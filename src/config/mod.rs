@@ -38,8 +38,27 @@ impl<T> AlgorithmConfig<T> {
 
     /// `env_runners(num_envs_per_env_runner, rollout_fragment_length)`.
     pub fn env_runners(mut self, num_envs: usize, rollout_fragment_length: usize) -> Self {
-        self.env_runners = EnvRunnersConfig { num_envs_per_env_runner: num_envs, rollout_fragment_length };
+        self.env_runners.num_envs_per_env_runner = num_envs;
+        self.env_runners.rollout_fragment_length = rollout_fragment_length;
         self
+    }
+
+    /// `env_runners(num_env_runners=...)`: runner threads for the asynchronous algorithms (0: collect on the
+    /// learner's thread, in lockstep).
+    pub fn num_env_runners(mut self, runners: usize) -> Self {
+        self.env_runners.num_env_runners = runners;
+        self
+    }
+
+    /// Refuses runner threads for `algo`, an algorithm that collects in lockstep with its learner.
+    pub fn require_lockstep(&self, algo: &str) -> Result<(), crate::Error> {
+        match self.env_runners.num_env_runners {
+            0 => Ok(()),
+            k => Err(crate::Error::Config(format!(
+                "env_runners.num_env_runners = {k}: {algo} collects in lockstep with its learner on the learner's \
+                 thread; set it to 0, or train IMPALA or APPO, whose runner threads act asynchronously"
+            ))),
+        }
     }
 
     /// `training(...)`: the algorithm's own group.
@@ -130,15 +149,29 @@ impl Default for EnvironmentConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnvRunnersConfig {
-    /// Envs stepped together as one batch on the device.
+    /// Envs stepped together as one batch on the device (per runner thread where there are several).
     pub num_envs_per_env_runner: usize,
-    /// Steps per env per iteration, T; 0 means "auto": `train_batch_size / num_envs_per_env_runner`.
+    /// Steps per env per iteration (per fragment a runner sends), T; 0 means "auto":
+    /// `train_batch_size / num_envs_per_env_runner`.
     pub rollout_fragment_length: usize,
+    /// Runner threads acting asynchronously from the learner (IMPALA, APPO); 0 collects in lockstep on the
+    /// learner's thread, as PPO and DQN always do.
+    pub num_env_runners: usize,
+    /// Restart a runner thread that fails or panics, with a fresh batch of envs, and go on.
+    pub restart_failed_env_runners: bool,
+    /// Restarts allowed over a run before a failing runner stops it.
+    pub max_num_env_runner_restarts: u64,
 }
 
 impl Default for EnvRunnersConfig {
     fn default() -> Self {
-        Self { num_envs_per_env_runner: 64, rollout_fragment_length: 0 }
+        Self {
+            num_envs_per_env_runner: 64,
+            rollout_fragment_length: 0,
+            num_env_runners: 0,
+            restart_failed_env_runners: true,
+            max_num_env_runner_restarts: 1000,
+        }
     }
 }
 

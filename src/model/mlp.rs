@@ -157,6 +157,19 @@ impl crate::runners::Policy for ActorCritic {
     }
 }
 
+impl crate::runners::Behaviour for ActorCritic {
+    fn noise(&self) -> (crate::runners::NoiseKind, usize) {
+        self.dist.noise()
+    }
+
+    fn act(&self, obs: Tensor<2>, eps: Tensor<2>) -> crate::runners::Acted {
+        let out = self.forward(obs);
+        let actions = self.dist.sample(out.dist_inputs.clone(), eps);
+        let log_prob = self.dist.log_prob(out.dist_inputs.clone(), actions.clone());
+        crate::runners::Acted { actions, log_prob, value: out.value, dist_inputs: out.dist_inputs }
+    }
+}
+
 /// tanh(x) = 2 / (1 + e^(-2x)) − 1, on x clamped to [-20, 20] (where tanh is ±1 in f32, so the clamp changes
 /// nothing and keeps e^(-2x) finite for the backward pass). A few times faster than the backends' scalar `tanh`
 /// on the CPU, forward and backward.

@@ -6,6 +6,7 @@
 //! observation; either ends the trace (the next observation belongs to a new episode). See `kernels/gae.wgsl`
 //! for the equation.
 
+use super::buffers::Op;
 use super::HostInputs;
 use bytemuck::{Pod, Zeroable};
 use myriad_envs::{Device, DeviceBuffer, Error, Result};
@@ -40,6 +41,13 @@ pub struct GaeBuffers<'a> {
     pub last_values: &'a DeviceBuffer,
 }
 
+impl GaeBuffers<'_> {
+    /// The five rollout fields in the order the kernels bind them.
+    fn all(&self) -> [&DeviceBuffer; 5] {
+        [self.rewards, self.values, self.dones, self.final_values, self.last_values]
+    }
+}
+
 /// The CPU specification. Slices are time-major as in [`HostInputs`]; writes `advantages` and `returns` `[T, N]`.
 pub fn gae_reference(
     p: GaeParams,
@@ -71,6 +79,9 @@ pub fn gae_reference(
         }
     }
 }
+
+/// The estimator's name in errors.
+const OP: Op = Op("GAE");
 
 /// `kernels/gae.wgsl`'s `Params` uniform, field for field.
 #[repr(C)]
@@ -107,9 +118,7 @@ pub struct Gae {
 
 impl Gae {
     pub fn new(device: &Device, horizon: usize, num_envs: usize, params: GaeParams) -> Result<Self> {
-        if horizon == 0 || num_envs == 0 || horizon * num_envs > u32::MAX as usize / 2 {
-            return Err(Error::Shape(format!("GAE over [{horizon}, {num_envs}] is empty or too large")));
-        }
+        OP.check_shape(horizon, num_envs)?;
         if !(0.0..=1.0).contains(&params.gamma) || !(0.0..=1.0).contains(&params.lambda) {
             return Err(Error::Shape(format!("GAE needs gamma and lambda in [0, 1], got {params:?}")));
         }
@@ -144,47 +153,37 @@ impl Gae {
     ) -> Result<()> {
         let (t, n) = (self.horizon, self.num_envs);
         let plane = t * n;
-        let shapes = [
-            ("rewards", inputs.rewards.len(), plane),
-            ("values", inputs.values.len(), plane),
-            ("dones", inputs.dones.len(), 2 * plane),
-            ("final_values", inputs.final_values.len(), plane),
-            ("last_values", inputs.last_values.len(), n),
-            ("advantages", advantages.len(), plane),
-            ("returns", returns.len(), plane),
-        ];
-        for (name, got, want) in shapes {
-            if got != want {
-                return Err(Error::Shape(format!("GAE over [{t}, {n}]: {name} has {got} values, expected {want}")));
-            }
-        }
+        OP.check_lengths(
+            (t, n),
+            &[
+                ("rewards", inputs.rewards.len(), plane),
+                ("values", inputs.values.len(), plane),
+                ("dones", inputs.dones.len(), 2 * plane),
+                ("final_values", inputs.final_values.len(), plane),
+                ("last_values", inputs.last_values.len(), n),
+                ("advantages", advantages.len(), plane),
+                ("returns", returns.len(), plane),
+            ],
+        )?;
         match &self.kernel {
             Kernel::Cpu => {
-                let f = cpu_f32;
-                let dones = inputs.dones.cpu_words().ok_or_else(|| not_on("CPU"))?;
-                let (rewards, values, fv, lv) =
-                    (f(inputs.rewards)?, f(inputs.values)?, f(inputs.final_values)?, f(inputs.last_values)?);
-                let adv = advantages.cpu_words_mut().ok_or_else(|| not_on("CPU"))?;
-                let ret = returns.cpu_words_mut().ok_or_else(|| not_on("CPU"))?;
-                let (adv, ret) = (bytemuck::cast_slice_mut(adv), bytemuck::cast_slice_mut(ret));
-                let (terminated, truncated) = dones.split_at(plane);
-                let host = HostInputs { rewards, values, terminated, truncated, final_values: fv, last_values: lv };
+                let host = OP.cpu_inputs(inputs.all())?;
+                let (adv, ret) = (OP.cpu_f32_mut(advantages)?, OP.cpu_f32_mut(returns)?);
                 gae_reference(self.params, t, n, &host, adv, ret);
                 Ok(())
             }
             #[cfg(feature = "wgpu")]
             Kernel::Wgpu { pipeline, uniform } => {
                 let Device::Wgpu(ctx) = &self.device else { unreachable!("a wgpu kernel lives on a wgpu device") };
-                let b = wgpu_buffer;
                 let buffers = [
                     uniform,
-                    b(inputs.rewards)?,
-                    b(inputs.values)?,
-                    b(inputs.dones)?,
-                    b(inputs.final_values)?,
-                    b(inputs.last_values)?,
-                    b(advantages)?,
-                    b(returns)?,
+                    OP.wgpu(inputs.rewards)?,
+                    OP.wgpu(inputs.values)?,
+                    OP.wgpu(inputs.dones)?,
+                    OP.wgpu(inputs.final_values)?,
+                    OP.wgpu(inputs.last_values)?,
+                    OP.wgpu(advantages)?,
+                    OP.wgpu(returns)?,
                 ];
                 ctx.launch(pipeline, &buffers, n as u32, 64);
                 Ok(())
@@ -193,16 +192,15 @@ impl Gae {
             Kernel::Cuda { function } => {
                 use cudarc::driver::{LaunchConfig, PushKernelArg};
                 let Device::Cuda(ctx) = &self.device else { unreachable!("a CUDA kernel lives on a CUDA device") };
-                let s = cuda_slice;
                 let (rewards, values, dones, fv, lv) = (
-                    s(inputs.rewards)?,
-                    s(inputs.values)?,
-                    s(inputs.dones)?,
-                    s(inputs.final_values)?,
-                    s(inputs.last_values)?,
+                    OP.cuda(inputs.rewards)?,
+                    OP.cuda(inputs.values)?,
+                    OP.cuda(inputs.dones)?,
+                    OP.cuda(inputs.final_values)?,
+                    OP.cuda(inputs.last_values)?,
                 );
-                let adv = advantages.cuda_slice_mut().ok_or_else(|| not_on("CUDA device"))?;
-                let ret = returns.cuda_slice_mut().ok_or_else(|| not_on("CUDA device"))?;
+                let adv = OP.cuda_mut(advantages)?;
+                let ret = OP.cuda_mut(returns)?;
                 let (nu, tu) = (n as u32, t as u32);
                 let stream = ctx.stream();
                 let mut launch = stream.launch_builder(function);
@@ -219,22 +217,4 @@ impl Gae {
             }
         }
     }
-}
-
-fn not_on(device: &str) -> Error {
-    Error::Shape(format!("GAE buffers are not on the {device}"))
-}
-
-fn cpu_f32(b: &DeviceBuffer) -> Result<&[f32]> {
-    b.cpu_words().map(bytemuck::cast_slice).ok_or_else(|| not_on("CPU"))
-}
-
-#[cfg(feature = "wgpu")]
-fn wgpu_buffer(b: &DeviceBuffer) -> Result<&wgpu::Buffer> {
-    b.wgpu_buffer().ok_or_else(|| not_on("wgpu device"))
-}
-
-#[cfg(feature = "cuda")]
-fn cuda_slice(b: &DeviceBuffer) -> Result<&cudarc::driver::CudaSlice<u32>> {
-    b.cuda_slice().ok_or_else(|| not_on("CUDA device"))
 }

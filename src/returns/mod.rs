@@ -3,13 +3,16 @@
 //! kept final observation where an episode was truncated, and the values of the last observations; named, never
 //! packed into one mask.
 
+mod buffers;
 pub mod distributional;
 pub mod gae;
 pub mod nstep;
+pub mod vtrace;
 
 pub use distributional::{c51_project, c51_project_reference};
 pub use gae::{gae_reference, Gae, GaeBuffers, GaeParams};
 pub use nstep::{nstep_reference, nstep_targets, NStep, NStepReference};
+pub use vtrace::{vtrace_reference, Vtrace, VtraceBuffers, VtraceParams};
 
 use burn::tensor::Tensor;
 

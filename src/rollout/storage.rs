@@ -79,6 +79,53 @@ impl RolloutStorage {
         self.horizon
     }
 
+    /// N, envs per step.
+    pub fn num_envs(&self) -> usize {
+        self.num_envs
+    }
+
+    /// Rollouts of the same horizon side by side, as one rollout of all their envs on `device` (env columns in
+    /// the order given): what the learner trains on when fragments of several runners arrive.
+    ///
+    /// # Panics
+    /// If `parts` is empty or the horizons or row widths differ.
+    pub fn join_envs(parts: Vec<RolloutStorage>, device: &Device) -> RolloutStorage {
+        let horizon = parts[0].horizon;
+        assert!(parts.iter().all(|p| p.horizon == horizon), "joined rollouts must share their horizon");
+        let num_envs = parts.iter().map(|p| p.num_envs).sum();
+        let cat2 = |field: &dyn Fn(&RolloutStorage) -> &Tensor<2>| {
+            let columns = parts
+                .iter()
+                .map(|p| {
+                    let x = field(p).clone().to_device(device);
+                    let width = x.dims()[1];
+                    x.reshape([horizon, p.num_envs, width])
+                })
+                .collect();
+            let joined: Tensor<3> = Tensor::cat(columns, 1);
+            let width = joined.dims()[2];
+            joined.reshape([horizon * num_envs, width])
+        };
+        let cat1 = |field: &dyn Fn(&RolloutStorage) -> &Tensor<1>| {
+            let columns =
+                parts.iter().map(|p| field(p).clone().to_device(device).reshape([horizon, p.num_envs])).collect();
+            Tensor::<2>::cat(columns, 1).reshape([horizon * num_envs])
+        };
+        RolloutStorage {
+            horizon,
+            num_envs,
+            obs: cat2(&|p| &p.obs),
+            actions: cat2(&|p| &p.actions),
+            log_prob: cat1(&|p| &p.log_prob),
+            value: cat1(&|p| &p.value),
+            dist_inputs: cat2(&|p| &p.dist_inputs),
+            reward: cat1(&|p| &p.reward),
+            terminated: cat1(&|p| &p.terminated),
+            truncated: cat1(&|p| &p.truncated),
+            final_obs: cat2(&|p| &p.final_obs),
+        }
+    }
+
     /// Writes step `t` of every env in place.
     ///
     /// # Panics
@@ -137,5 +184,41 @@ mod tests {
             host(storage.obs.clone().reshape([-1])),
             vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]
         );
+    }
+
+    #[test]
+    fn joined_rollouts_keep_time_major_rows_and_env_order() {
+        let device = Device::flex();
+        let part = |n: usize, base: f32| {
+            let shape = RolloutShape { horizon: 2, num_envs: n, obs: 1, action: 1, dist_inputs: 1 };
+            let mut storage = RolloutStorage::new(shape, &device);
+            for t in 0..2 {
+                let values: Vec<f32> = (0..n).map(|i| base + 10.0 * t as f32 + i as f32).collect();
+                let col = Tensor::<1>::from_data(TensorData::new(values.clone(), [n]), &device);
+                let row = Tensor::<2>::from_data(TensorData::new(values, [n, 1]), &device);
+                storage.write(
+                    t,
+                    Transition {
+                        obs: row.clone(),
+                        actions: row.clone(),
+                        log_prob: col.clone(),
+                        value: col.clone(),
+                        dist_inputs: row.clone(),
+                        reward: col.clone(),
+                        terminated: col.clone(),
+                        truncated: col,
+                        final_obs: row,
+                    },
+                );
+            }
+            storage
+        };
+        let joined = RolloutStorage::join_envs(vec![part(2, 0.0), part(1, 100.0)], &device);
+        assert_eq!((joined.horizon(), joined.num_envs()), (2, 3));
+        let host = |x: Tensor<1>| x.into_data().try_into_vec::<f32>().unwrap();
+        // row t·3 + i: step t of env i (envs 0, 1 from the first part, env 2 from the second)
+        let want = vec![0.0, 1.0, 100.0, 10.0, 11.0, 110.0];
+        assert_eq!(host(joined.reward.clone()), want);
+        assert_eq!(host(joined.obs.clone().reshape([-1])), want);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! On the CPU backend the envs and burn's flex tensors share host memory, so crossing is a copy in RAM and
 //! no bytes are transferred. On wgpu the envs and burn share one wgpu device and queue ([`super::link`]): env
-//! fields, random draws, permutations and GAE move between env buffers, kernels and tensors by device-side
+//! fields, random draws, permutations, GAE and V-trace move between env buffers, kernels and tensors by device-side
 //! copies, and the host sees a handful of kernel parameters and the iteration's summary scalars. Every byte that
 //! does cross is counted and reported in each result.
 
@@ -10,7 +10,7 @@ use super::Envs;
 use super::{Noise, NoiseKind};
 use crate::config::{EnvironmentConfig, ResourcesConfig};
 use crate::envs::{Backend, Device as EnvDevice, EnvBatch, Field, Space};
-use crate::returns::{gae_reference, GaeParams, HostInputs, ReturnInputs};
+use crate::returns::{gae_reference, vtrace_reference, GaeParams, HostInputs, ReturnInputs, VtraceParams};
 use crate::Error;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::cell::Cell;
@@ -229,22 +229,34 @@ impl Bridge {
         if let Some(link) = &self.link {
             return link.gae(params, (horizon, n), &inputs);
         }
-        let host = |x: Tensor<1>| self.to_vec(x);
-        let flags = |x: Tensor<1>| -> Result<Vec<u32>, Error> { Ok(host(x)?.into_iter().map(|d| d as u32).collect()) };
-        let (rewards, values) = (host(inputs.rewards)?, host(inputs.values)?);
-        let (final_values, last_values) = (host(inputs.final_values)?, host(inputs.last_values)?);
-        let (terminated, truncated) = (flags(inputs.terminated)?, flags(inputs.truncated)?);
-        let host_inputs = HostInputs {
-            rewards: &rewards,
-            values: &values,
-            terminated: &terminated,
-            truncated: &truncated,
-            final_values: &final_values,
-            last_values: &last_values,
-        };
+        let host = HostRollout::read(self, inputs)?;
         let (mut advantages, mut returns) = (vec![0.0; horizon * n], vec![0.0; horizon * n]);
-        gae_reference(params, horizon, n, &host_inputs, &mut advantages, &mut returns);
+        gae_reference(params, horizon, n, &host.inputs(), &mut advantages, &mut returns);
         Ok((self.from_vec(advantages), self.from_vec(returns)))
+    }
+
+    /// V-trace over a time-major `[T·N]` rollout with the behaviour and target policies' log-probabilities of
+    /// the actions taken (`[T·N]` each), on the learner's device: the wgpu kernel on wgpu, the CPU reference on
+    /// the CPU. Returns `(vs, pg_advantages)`, `[T·N]` each.
+    pub fn vtrace(
+        &self,
+        params: VtraceParams,
+        (horizon, n): (usize, usize),
+        inputs: ReturnInputs,
+        behaviour_log_probs: Tensor<1>,
+        target_log_probs: Tensor<1>,
+    ) -> Result<(Tensor<1>, Tensor<1>), Error> {
+        #[cfg(feature = "wgpu")]
+        if let Some(link) = &self.link {
+            return link.vtrace(params, (horizon, n), &inputs, behaviour_log_probs, target_log_probs);
+        }
+        // Validates the shape and parameters as the device paths do (on the CPU this builds nothing).
+        crate::returns::Vtrace::new(&EnvDevice::Cpu, horizon, n, params)?;
+        let host = HostRollout::read(self, inputs)?;
+        let (behaviour, target) = (self.to_vec(behaviour_log_probs)?, self.to_vec(target_log_probs)?);
+        let (mut vs, mut pg_advantages) = (vec![0.0; horizon * n], vec![0.0; horizon * n]);
+        vtrace_reference(params, horizon, n, &host.inputs(), &behaviour, &target, &mut vs, &mut pg_advantages);
+        Ok((self.from_vec(vs), self.from_vec(pg_advantages)))
     }
 
     fn episode_sums_batch(&self, env: &mut EnvBatch) -> Result<Tensor<1>, Error> {
@@ -273,6 +285,42 @@ impl Bridge {
             .map_err(|e| Error::Device(format!("reading a learner tensor failed: {e:?}")))?;
         self.count(0, values.len() * 4);
         Ok(values)
+    }
+}
+
+/// A rollout's fields read to the host, for the CPU references.
+struct HostRollout {
+    rewards: Vec<f32>,
+    values: Vec<f32>,
+    terminated: Vec<u32>,
+    truncated: Vec<u32>,
+    final_values: Vec<f32>,
+    last_values: Vec<f32>,
+}
+
+impl HostRollout {
+    fn read(bridge: &Bridge, inputs: ReturnInputs) -> Result<Self, Error> {
+        let host = |x: Tensor<1>| bridge.to_vec(x);
+        let flags = |x: Tensor<1>| -> Result<Vec<u32>, Error> { Ok(host(x)?.into_iter().map(|d| d as u32).collect()) };
+        Ok(Self {
+            rewards: host(inputs.rewards)?,
+            values: host(inputs.values)?,
+            terminated: flags(inputs.terminated)?,
+            truncated: flags(inputs.truncated)?,
+            final_values: host(inputs.final_values)?,
+            last_values: host(inputs.last_values)?,
+        })
+    }
+
+    fn inputs(&self) -> HostInputs<'_> {
+        HostInputs {
+            rewards: &self.rewards,
+            values: &self.values,
+            terminated: &self.terminated,
+            truncated: &self.truncated,
+            final_values: &self.final_values,
+            last_values: &self.last_values,
+        }
     }
 }
 
@@ -311,5 +359,52 @@ impl ActionMap {
             return actions.max_pair(low.clone()).min_pair(high.clone());
         }
         actions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envs::rng::{draw, unit};
+
+    /// On the CPU backend `Bridge::vtrace` reads the learner's tensors (flags as 0.0 / 1.0) into the reference.
+    #[test]
+    fn vtrace_on_the_cpu_backend_is_the_reference() {
+        let bridge = Bridge::new(&ResourcesConfig::default()).unwrap();
+        let (t, n) = (9, 5);
+        let plane = t * n;
+        let f = |c: usize| unit(draw(0xfeed, c as u32)) * 2.0 - 1.0;
+        let field = |offset: usize, len: usize| (0..len).map(|i| f(offset + i)).collect::<Vec<f32>>();
+        let (rewards, values, final_values) = (field(0, plane), field(1000, plane), field(2000, plane));
+        let (last_values, behaviour, target) = (field(3000, n), field(4000, plane), field(5000, plane));
+        let flag =
+            |offset: usize| (0..plane).map(|i| draw(0xfeed, (offset + i) as u32).is_multiple_of(6) as u32).collect();
+        let (terminated, truncated): (Vec<u32>, Vec<u32>) = (flag(6000), flag(7000));
+        let params = VtraceParams { gamma: 0.9, lambda: 0.8, clip_rho_threshold: 1.2, ..VtraceParams::default() };
+        let host = HostInputs {
+            rewards: &rewards,
+            values: &values,
+            terminated: &terminated,
+            truncated: &truncated,
+            final_values: &final_values,
+            last_values: &last_values,
+        };
+        let (mut vs, mut pg) = (vec![0.0; plane], vec![0.0; plane]);
+        vtrace_reference(params, t, n, &host, &behaviour, &target, &mut vs, &mut pg);
+        let tensor = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), bridge.inner());
+        let flags = |v: &[u32]| tensor(&v.iter().map(|&d| d as f32).collect::<Vec<f32>>());
+        let inputs = || ReturnInputs {
+            rewards: tensor(&rewards),
+            values: tensor(&values),
+            terminated: flags(&terminated),
+            truncated: flags(&truncated),
+            final_values: tensor(&final_values),
+            last_values: tensor(&last_values),
+        };
+        let (got_vs, got_pg) = bridge.vtrace(params, (t, n), inputs(), tensor(&behaviour), tensor(&target)).unwrap();
+        assert_eq!(bridge.to_vec(got_vs).unwrap(), vs);
+        assert_eq!(bridge.to_vec(got_pg).unwrap(), pg);
+        let bad = VtraceParams { clip_c_threshold: 0.0, ..params };
+        assert!(bridge.vtrace(bad, (t, n), inputs(), tensor(&behaviour), tensor(&target)).is_err());
     }
 }

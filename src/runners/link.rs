@@ -13,14 +13,14 @@
 use super::{Noise, NoiseKind, Step};
 use crate::envs::device::wgpu::{WgpuContext, WgpuRange};
 use crate::envs::{Device as EnvDevice, DeviceBuffer, EnvBatch, Field};
-use crate::returns::{Gae, GaeBuffers, GaeParams, ReturnInputs};
+use crate::returns::{Gae, GaeBuffers, GaeParams, ReturnInputs, Vtrace, VtraceBuffers, VtraceParams};
 use crate::Error;
 use burn::backend::wgpu::{AutoCompiler, CubeTensor, WgpuResource, WgpuSetup};
 use burn::backend::Cube;
 use burn::tensor::{Device, Int, Tensor};
 use cubecl_runtime::storage::ManagedResource;
 use cubecl_wgpu::WgpuServer;
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::sync::{Arc, OnceLock};
 
 const NOISE_WGSL: &str = include_str!("../../kernels/noise.wgsl");
@@ -104,15 +104,25 @@ pub struct WgpuLink {
     noise: wgpu::ComputePipeline,
     permutation: wgpu::ComputePipeline,
     /// The GAE kernel of the last `[T, N]` and parameters asked for.
-    gae: RefCell<Option<(GaeKey, Gae)>>,
+    gae: RefCell<Option<(Key<GaeParams>, Gae)>>,
+    /// The V-trace kernel of the last `[T, N]` and parameters asked for.
+    vtrace: RefCell<Option<(Key<VtraceParams>, Vtrace)>>,
 }
 
-#[derive(Clone, Copy, PartialEq)]
-struct GaeKey {
-    horizon: usize,
-    num_envs: usize,
-    gamma: f32,
-    lambda: f32,
+/// What a return kernel is built for: `(horizon, num_envs, params)`.
+type Key<P> = (usize, usize, P);
+
+/// The kernel in `cache` if it was built for `key`, else the one `build` makes, kept in its place.
+fn cached<'a, P: Copy + PartialEq, K>(
+    cache: &'a RefCell<Option<(Key<P>, K)>>,
+    key: Key<P>,
+    build: impl FnOnce() -> crate::envs::Result<K>,
+) -> Result<RefMut<'a, K>, Error> {
+    let mut cached = cache.borrow_mut();
+    if cached.as_ref().map(|(k, _)| *k) != Some(key) {
+        *cached = Some((key, build()?));
+    }
+    Ok(RefMut::map(cached, |c| &mut c.as_mut().expect("built above").1))
 }
 
 impl WgpuLink {
@@ -126,8 +136,8 @@ impl WgpuLink {
         let rng = crate::envs::rng::WGSL;
         let noise = ctx.kernel("noise", &format!("{rng}\n{NOISE_WGSL}"), "noise")?;
         let permutation = ctx.kernel("permutation", &format!("{rng}\n{PERMUTATION_WGSL}"), "permutation")?;
-        let link =
-            Self { ctx, envs: envs.clone(), device: device.clone(), noise, permutation, gae: RefCell::new(None) };
+        let (gae, vtrace) = (RefCell::new(None), RefCell::new(None));
+        let link = Self { ctx, envs: envs.clone(), device: device.clone(), noise, permutation, gae, vtrace };
         Ok((envs, device, link))
     }
 
@@ -234,44 +244,86 @@ impl WgpuLink {
     }
 
     /// GAE with `kernels/gae.wgsl` on the learner's tensors (`[T·N]`, `last_values` `[N]`) → (advantages,
-    /// returns) `[T·N]`. The kernel reads the two flags from one buffer, terminated then truncated.
+    /// returns) `[T·N]`.
     pub fn gae(
         &self,
         params: GaeParams,
         (horizon, num_envs): (usize, usize),
         inputs: &ReturnInputs,
     ) -> Result<(Tensor<1>, Tensor<1>), Error> {
+        let gae = cached(&self.gae, (horizon, num_envs, params), || Gae::new(&self.envs, horizon, num_envs, params))?;
+        self.returns_kernel((horizon, num_envs), inputs, [], ["advantages", "returns"], |[r, v, d, f, l], [], a, b| {
+            gae.compute(&GaeBuffers { rewards: r, values: v, dones: d, final_values: f, last_values: l }, a, b)
+        })
+    }
+
+    /// V-trace with `kernels/vtrace.wgsl` on the learner's tensors (`[T·N]`, `last_values` `[N]`) → (vs,
+    /// pg_advantages) `[T·N]`. The kernel reads the two log-probabilities from one buffer, behaviour then target.
+    pub fn vtrace(
+        &self,
+        params: VtraceParams,
+        (horizon, num_envs): (usize, usize),
+        inputs: &ReturnInputs,
+        behaviour_log_probs: Tensor<1>,
+        target_log_probs: Tensor<1>,
+    ) -> Result<(Tensor<1>, Tensor<1>), Error> {
+        let vtrace =
+            cached(&self.vtrace, (horizon, num_envs, params), || Vtrace::new(&self.envs, horizon, num_envs, params))?;
+        let log_probs = Tensor::cat(vec![behaviour_log_probs, target_log_probs], 0);
+        let (extra, outputs) = ([("log probs", &log_probs)], ["vs", "pg advantages"]);
+        self.returns_kernel((horizon, num_envs), inputs, extra, outputs, |[r, v, d, f, l], [lp], a, b| {
+            let buffers =
+                VtraceBuffers { rewards: r, values: v, dones: d, final_values: f, last_values: l, log_probs: lp };
+            vtrace.compute(&buffers, a, b)
+        })
+    }
+
+    /// Runs a return kernel on the learner's tensors: copies the rollout fields of `inputs` (the two flags into
+    /// one buffer, terminated then truncated) and the `extra` tensors into scratch buffers of the env device, has
+    /// `kernel` write two `[T·N]` outputs into scratch buffers, and copies those into new tensors.
+    fn returns_kernel<const K: usize>(
+        &self,
+        (horizon, num_envs): (usize, usize),
+        inputs: &ReturnInputs,
+        extra: [(&str, &Tensor<1>); K],
+        outputs: [&str; 2],
+        kernel: impl FnOnce(
+            [&DeviceBuffer; 5],
+            [&DeviceBuffer; K],
+            &mut DeviceBuffer,
+            &mut DeviceBuffer,
+        ) -> crate::envs::Result<()>,
+    ) -> Result<(Tensor<1>, Tensor<1>), Error> {
         let ReturnInputs { rewards, values, final_values, last_values, .. } = inputs;
-        let dones = Tensor::cat(vec![inputs.terminated.clone(), inputs.truncated.clone()], 0);
-        let key = GaeKey { horizon, num_envs, gamma: params.gamma, lambda: params.lambda };
-        let mut cached = self.gae.borrow_mut();
-        if cached.as_ref().map(|(k, _)| *k) != Some(key) {
-            *cached = Some((key, Gae::new(&self.envs, horizon, num_envs, params)?));
-        }
-        let gae = &cached.as_ref().expect("built above").1;
+        let dones = Tensor::cat(vec![inputs.terminated.clone(), inputs.truncated.clone()], 0).int();
         let plane = horizon * num_envs;
-        let buffer = |name, words| self.envs.zeros(name, words);
-        let inputs = [
-            (Bound::float(rewards)?, buffer("rewards", plane)?),
-            (Bound::float(values)?, buffer("values", plane)?),
-            (Bound::int(&dones.int())?, buffer("dones", 2 * plane)?),
-            (Bound::float(final_values)?, buffer("final values", plane)?),
-            (Bound::float(last_values)?, buffer("last values", num_envs)?),
+        let mut bound = vec![
+            ("rewards", Bound::float(rewards)?, plane),
+            ("values", Bound::float(values)?, plane),
+            ("dones", Bound::int(&dones)?, 2 * plane),
+            ("final values", Bound::float(final_values)?, plane),
+            ("last values", Bound::float(last_values)?, num_envs),
         ];
-        let copies: Vec<_> =
-            inputs.iter().map(|(t, b)| (t.range(), WgpuRange::words(wgpu_buffer(b), b.len()))).collect();
+        for (name, tensor) in extra {
+            bound.push((name, Bound::float(tensor)?, tensor.dims()[0]));
+        }
+        let scratch =
+            bound.iter().map(|&(name, _, words)| self.envs.zeros(name, words)).collect::<Result<Vec<_>, _>>()?;
+        let copies: Vec<_> = bound
+            .iter()
+            .zip(&scratch)
+            .map(|((_, t, _), b)| (t.range(), WgpuRange::words(wgpu_buffer(b), b.len())))
+            .collect();
         self.ctx.copy(&copies)?;
-        let (mut advantages, mut returns) = (buffer("advantages", plane)?, buffer("returns", plane)?);
-        let [r, v, d, f, l] = inputs.each_ref().map(|(_, b)| b);
-        let gae_inputs = GaeBuffers { rewards: r, values: v, dones: d, final_values: f, last_values: l };
-        gae.compute(&gae_inputs, &mut advantages, &mut returns)?;
-        let (adv_out, ret_out) = (self.zeros([plane, 1]), self.zeros([plane, 1]));
-        let (a, b) = (Bound::float(&adv_out)?, Bound::float(&ret_out)?);
+        let (mut out_a, mut out_b) = (self.envs.zeros(outputs[0], plane)?, self.envs.zeros(outputs[1], plane)?);
+        kernel(std::array::from_fn(|k| &scratch[k]), std::array::from_fn(|k| &scratch[5 + k]), &mut out_a, &mut out_b)?;
+        let (a, b) = (self.zeros([plane, 1]), self.zeros([plane, 1]));
+        let (bound_a, bound_b) = (Bound::float(&a)?, Bound::float(&b)?);
         self.ctx.copy(&[
-            (WgpuRange::words(wgpu_buffer(&advantages), plane), a.range()),
-            (WgpuRange::words(wgpu_buffer(&returns), plane), b.range()),
+            (WgpuRange::words(wgpu_buffer(&out_a), plane), bound_a.range()),
+            (WgpuRange::words(wgpu_buffer(&out_b), plane), bound_b.range()),
         ])?;
-        Ok((adv_out.reshape([plane]), ret_out.reshape([plane])))
+        Ok((a.reshape([plane]), b.reshape([plane])))
     }
 
     /// `[episodes finished, sum of their returns, sum of their lengths]` since the last call, reduced on the
@@ -300,7 +352,7 @@ mod tests {
     //! CI).
     use super::*;
     use crate::envs::rng::{draw, unit};
-    use crate::returns::{gae_reference, HostInputs};
+    use crate::returns::{gae_reference, vtrace_reference, HostInputs};
     use burn::tensor::TensorData;
 
     fn link() -> Option<WgpuLink> {
@@ -405,7 +457,7 @@ mod tests {
         let final_values: Vec<f32> = (0..plane as u32).map(|i| f(i + 200_000)).collect();
         let last_values: Vec<f32> = (0..n as u32).map(|i| f(i + 300_000)).collect();
         // Terminations, truncations and both, about one step in eight each.
-        let dones: Vec<u32> = (0..2 * plane as u32).map(|i| (draw(key, i + 400_000) % 8 == 0) as u32).collect();
+        let dones: Vec<u32> = (0..2 * plane as u32).map(|i| draw(key, i + 400_000).is_multiple_of(8) as u32).collect();
         let params = GaeParams { gamma: 0.97, lambda: 0.9 };
         let (mut adv, mut ret) = (vec![0.0; plane], vec![0.0; plane]);
         let (terminated, truncated) = dones.split_at(plane);
@@ -434,5 +486,59 @@ mod tests {
                 assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{name}[{i}]: device {g}, CPU {w}");
             }
         }
+    }
+
+    #[test]
+    fn vtrace_through_the_link_matches_the_reference() {
+        let Some(link) = link() else { return };
+        let (t, n) = (23, 45);
+        let plane = t * n;
+        let key = 0xcafe;
+        let f = |c: u32| unit(draw(key, c)) * 2.0 - 1.0;
+        let field = |offset: u32, len: usize| (0..len as u32).map(|i| f(i + offset)).collect::<Vec<f32>>();
+        let (rewards, values, final_values) = (field(0, plane), field(100_000, plane), field(200_000, plane));
+        let last_values = field(300_000, n);
+        // Log-probabilities in [-1, 1]: ratios between e^-2 and e^2, on both sides of every clip.
+        let (behaviour, target) = (field(500_000, plane), field(600_000, plane));
+        // Terminations, truncations and both, about one step in eight each.
+        let dones: Vec<u32> = (0..2 * plane as u32).map(|i| draw(key, i + 400_000).is_multiple_of(8) as u32).collect();
+        let params = VtraceParams {
+            gamma: 0.97,
+            lambda: 0.9,
+            clip_rho_threshold: 1.0,
+            clip_pg_rho_threshold: 1.5,
+            clip_c_threshold: f32::INFINITY,
+        };
+        let (mut vs, mut pg) = (vec![0.0; plane], vec![0.0; plane]);
+        let (terminated, truncated) = dones.split_at(plane);
+        let host_inputs = HostInputs {
+            rewards: &rewards,
+            values: &values,
+            terminated,
+            truncated,
+            final_values: &final_values,
+            last_values: &last_values,
+        };
+        vtrace_reference(params, t, n, &host_inputs, &behaviour, &target, &mut vs, &mut pg);
+        let tensor = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &link.device);
+        let flags = |v: &[u32]| tensor(&v.iter().map(|&d| d as f32).collect::<Vec<f32>>());
+        let inputs = ReturnInputs {
+            rewards: tensor(&rewards),
+            values: tensor(&values),
+            terminated: flags(terminated),
+            truncated: flags(truncated),
+            final_values: tensor(&final_values),
+            last_values: tensor(&last_values),
+        };
+        let (got_vs, got_pg) = link.vtrace(params, (t, n), &inputs, tensor(&behaviour), tensor(&target)).unwrap();
+        for (name, got, want) in [("vs", host(got_vs), vs), ("pg_advantages", host(got_pg), pg)] {
+            assert_eq!(got.len(), want.len(), "{name}");
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name}[{i}]: device {g}, CPU {w}");
+            }
+        }
+        // GAE and V-trace kernels are cached side by side: GAE still runs after V-trace on the same link.
+        let (a, _) = link.gae(GaeParams::default(), (t, n), &inputs).unwrap();
+        assert_eq!(host(a).len(), plane);
     }
 }

@@ -1,7 +1,9 @@
 //! Env runners: drive a batched env with a policy. The [`Bridge`] moves env fields into the learner's tensors and
 //! actions back; [`SyncRunner`] owns a batch with its action mapping and current observations; [`evaluate`] plays
-//! whole episodes with any algorithm's [`Policy`]; [`Stream`] names every random stream of a run.
+//! whole episodes with any algorithm's [`Policy`]; [`AsyncRunners`] are runner threads acting with the weights
+//! they last received; [`Stream`] names every random stream of a run.
 
+mod asynchronous;
 #[cfg(feature = "atari")]
 mod atari;
 mod bridge;
@@ -12,6 +14,7 @@ mod noise;
 mod streams;
 mod sync;
 
+pub use asynchronous::{AsyncRunners, Fragment, RunnerSettings};
 #[cfg(feature = "atari")]
 pub use atari::AtariEnvs;
 pub use bridge::{ActionMap, Bridge, Step};
@@ -31,6 +34,27 @@ pub trait Policy {
     /// `explore` the policy acts as it does in training (sampled, or ε-greedy); without it, greedily. Random draws
     /// come from `noise`, on the bridge's device.
     fn act(&self, obs: Tensor<2>, explore: bool, noise: &mut Noise, bridge: &Bridge) -> Result<Tensor<2>, Error>;
+}
+
+/// What on-policy collection keeps of one step of every env, as the acting policy computed it.
+pub struct Acted {
+    /// `[N, A]` in the policy's space.
+    pub actions: Tensor<2>,
+    /// `[N]`: log μ(a | s) of the behaviour policy.
+    pub log_prob: Tensor<1>,
+    /// `[N]`: V(s).
+    pub value: Tensor<1>,
+    /// `[N, K]`: the distribution's inputs.
+    pub dist_inputs: Tensor<2>,
+}
+
+/// A policy that acts while collecting on-policy rollouts: PPO's, and the behaviour policy μ of IMPALA's
+/// runners.
+pub trait Behaviour {
+    /// What its sampler draws per env and step: the kind and the width.
+    fn noise(&self) -> (NoiseKind, usize);
+    /// Acts on observations `[N, obs_dim]`, sampling with one row of draws per env, `eps` `[N, width]`.
+    fn act(&self, obs: Tensor<2>, eps: Tensor<2>) -> Acted;
 }
 
 /// Returns of a set of evaluation episodes.

@@ -21,6 +21,11 @@ pub enum Stream {
     EvaluationActions,
     /// Atari: the new games a resume starts when a checkpoint holds no emulator states.
     AtariRestart,
+    /// The envs of asynchronous runner thread `runner` in its `generation`-th start (0 first, then one per
+    /// restart).
+    RunnerEnvs { runner: u32, generation: u32 },
+    /// The actions that runner thread samples for its `fragment`-th fragment in that start.
+    RunnerActions { runner: u32, generation: u32, fragment: u64 },
 }
 
 /// Salts that set the streams of [`Noise`] apart.
@@ -31,6 +36,8 @@ const OTHER_SALT: u64 = 0x0b5e_ed_0f_f5;
 /// Offsets of derived env-batch seeds.
 const EVALUATION_OFFSET: u64 = 1_000_003;
 const ATARI_RESTART_OFFSET: u64 = 0x5eed_0000_0000;
+const RUNNER_OFFSET: u64 = 0x7a1e_0000_0000_0000;
+const RUNNER_ACTIONS_SALT: u64 = 0x000a_c710_a5ee;
 
 impl Stream {
     /// The seed of an env batch or an initialiser for this purpose in a run seeded with `seed`.
@@ -39,6 +46,13 @@ impl Stream {
             Stream::TrainingEnvs | Stream::ModelInit => seed,
             Stream::EvaluationEnvs(k) => seed.wrapping_add(EVALUATION_OFFSET).wrapping_add(k << 20),
             Stream::AtariRestart => seed.wrapping_add(ATARI_RESTART_OFFSET),
+            // Runner r's envs take seeds r·2^32 + generation·2^24 + i above the run's (env i of its batch), so
+            // no two runners nor two starts of one runner replay the same episodes.
+            Stream::RunnerEnvs { runner, generation } => seed
+                .wrapping_add(RUNNER_OFFSET)
+                .wrapping_add((runner as u64) << 32)
+                .wrapping_add((generation as u64) << 24),
+            Stream::RunnerActions { .. } => seed,
             Stream::Iteration(_) | Stream::Replay(_) | Stream::EvaluationActions => seed,
         }
     }
@@ -49,6 +63,9 @@ impl Stream {
             Stream::Iteration(k) => Noise::new(seed ^ LEARNER_SALT, k),
             Stream::Replay(k) => Noise::new(seed ^ REPLAY_SALT, k),
             Stream::EvaluationActions => Noise::new(seed ^ EVALUATION_SALT, 0),
+            Stream::RunnerActions { runner, generation, fragment } => {
+                Noise::new(seed ^ RUNNER_ACTIONS_SALT ^ ((runner as u64) << 48) ^ ((generation as u64) << 32), fragment)
+            }
             other => Noise::new(other.seed(seed) ^ OTHER_SALT, 0),
         }
     }
@@ -68,6 +85,10 @@ mod tests {
             Stream::Replay(0),
             Stream::Replay(1),
             Stream::EvaluationActions,
+            Stream::RunnerActions { runner: 0, generation: 0, fragment: 0 },
+            Stream::RunnerActions { runner: 1, generation: 0, fragment: 0 },
+            Stream::RunnerActions { runner: 0, generation: 1, fragment: 0 },
+            Stream::RunnerActions { runner: 0, generation: 0, fragment: 1 },
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
@@ -76,5 +97,7 @@ mod tests {
         }
         assert_eq!(draw(Stream::Replay(5)), draw(Stream::Replay(5)));
         assert_ne!(Stream::EvaluationEnvs(1).seed(3), Stream::EvaluationEnvs(2).seed(3));
+        let runner = |runner, generation| Stream::RunnerEnvs { runner, generation }.seed(3);
+        assert!(runner(0, 0) != runner(1, 0) && runner(0, 0) != runner(0, 1) && runner(0, 0) != 3);
     }
 }

@@ -2,9 +2,10 @@
 //! and the observations the policy acts on next. Every algorithm that steps envs in lockstep with its learner
 //! (PPO's rollouts, DQN's replay inserts) collects through it.
 
-use super::{ActionMap, Bridge, Envs, Step};
+use super::{ActionMap, Behaviour, Bridge, Envs, Step};
 use crate::config::EnvironmentConfig;
 use crate::envs::EnvSpec;
+use crate::rollout::{RolloutStorage, Transition};
 use crate::Error;
 use burn::tensor::{Int, Tensor};
 
@@ -50,6 +51,37 @@ impl SyncRunner {
         self.obs = Some(step.obs.clone());
         self.packed = step.packed.as_ref().map(|p| p.obs.clone());
         Ok(step)
+    }
+
+    /// Collects `storage.horizon()` steps of every env with `policy`, step t sampling with rows
+    /// `t·N .. (t+1)·N` of `eps` (`[T·N, width]`), into `storage`; returns the observations after the last step.
+    pub fn collect(
+        &mut self,
+        bridge: &Bridge,
+        policy: &impl Behaviour,
+        eps: Tensor<2>,
+        storage: &mut RolloutStorage,
+    ) -> Result<Tensor<2>, Error> {
+        let n = self.num_envs();
+        let mut obs = self.obs(bridge)?;
+        for t in 0..storage.horizon() {
+            let acted = policy.act(obs.clone(), eps.clone().narrow(0, t * n, n));
+            let next = self.step(bridge, acted.actions.clone())?;
+            let transition = Transition {
+                obs,
+                actions: acted.actions,
+                log_prob: acted.log_prob,
+                value: acted.value,
+                dist_inputs: acted.dist_inputs,
+                reward: next.reward,
+                terminated: next.terminated,
+                truncated: next.truncated,
+                final_obs: next.final_obs,
+            };
+            storage.write(t, transition);
+            obs = next.obs;
+        }
+        Ok(obs)
     }
 
     /// Bytes per observation where observations are u8 frames crossing as packed words (Atari); `None` for f32
