@@ -18,7 +18,8 @@ pub struct Transition {
     pub final_obs: Tensor<2>,
 }
 
-/// `[T·N, ...]` tensors of every [`Transition`] field.
+/// `[T·N, ...]` tensors of every [`Transition`] field. A clone shares the tensors until either is written.
+#[derive(Clone)]
 pub struct RolloutStorage {
     horizon: usize,
     num_envs: usize,

@@ -7,6 +7,7 @@ mod asynchronous;
 #[cfg(feature = "atari")]
 mod atari;
 mod bridge;
+mod collector;
 mod envs;
 #[cfg(feature = "wgpu")]
 mod link;
@@ -18,6 +19,7 @@ pub use asynchronous::{AsyncRunners, Fragment, RunnerSettings};
 #[cfg(feature = "atari")]
 pub use atari::AtariEnvs;
 pub use bridge::{ActionMap, Bridge, Step};
+pub use collector::{Batch, Collector};
 pub use envs::{is_atari_id, register_env, Envs};
 pub use noise::{Noise, NoiseKind};
 pub use streams::Stream;
