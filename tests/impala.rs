@@ -386,3 +386,19 @@ fn wgpu_learners_train_in_lockstep_and_with_runner_threads() {
         assert!(stats(&appo.train().unwrap()).total_loss.is_finite());
     }
 }
+
+#[test]
+fn box_actions_train_with_a_gaussian_policy() {
+    for runners in [0, 1] {
+        let mut c = small(runners).environment("Pendulum-v1", EnvConfig::new());
+        c.training.num_epochs = 2;
+        let mut impala = myriad::algo::Impala::new(c).unwrap();
+        for _ in 0..2 {
+            let s = stats(&impala.train().unwrap()).clone();
+            // A diagonal Gaussian over one action dimension: entropy ½ ln(2πe σ²), finite and not Discrete's.
+            assert!(s.total_loss.is_finite() && s.entropy.is_finite() && s.gradients_global_norm > 0.0, "{s:?}");
+        }
+        let summary = impala.evaluate(2, false).unwrap();
+        assert!(summary.return_mean < 0.0 && summary.length_mean == 200.0, "{summary:?}");
+    }
+}
