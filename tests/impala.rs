@@ -325,6 +325,31 @@ fn failing_runners_are_restarted_or_stop_the_run_clearly() {
     let mut impala = myriad::algo::Impala::new(c).unwrap();
     let err = impala.train().expect_err("the run stopped").to_string();
     assert!(err.contains("3 restarts so far"), "{err}");
+    drop(impala);
+    // A run whose learner fails (here: its runners, after about 60 good fragments) stops with the error, and the
+    // last checkpoint, of the last good iteration, is intact and resumable.
+    FLAKY_STEPS.store(1_000_000 - 2_000, Ordering::SeqCst);
+    let dir = temp_dir("learner-error");
+    let mut c = flaky(2);
+    c.env_runners.restart_failed_env_runners = false;
+    let mut impala = myriad::algo::Impala::new(c.clone()).unwrap();
+    let options = myriad::run::RunOptions {
+        stop: myriad::run::Stop::default(),
+        out: Some(dir.clone()),
+        start: myriad::run::Start::New,
+        checkpoint_frequency: 1,
+        interrupt: Default::default(),
+        on_result: Box::new(|_, _| {}),
+    };
+    let err = myriad::run::run(&mut impala, options).expect_err("the run stopped").to_string();
+    assert!(err.contains("flaky env broke"), "{err}");
+    drop(impala);
+    let logged = std::fs::read_to_string(dir.join("progress.jsonl")).unwrap().lines().count() as u64;
+    assert!(logged >= 2, "{logged} iterations");
+    FLAKY_STEPS.store(0, Ordering::SeqCst);
+    let resumed = checkpoint::restore::<ImpalaTraining>(&dir, &c).unwrap();
+    assert_eq!(resumed.iteration(), logged);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- Learning ----
