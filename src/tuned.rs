@@ -39,6 +39,9 @@ pub const TUNED: &[Tuned] = &[
     tuned!("impala", "ALE/Pong-v5", "pong-impala.toml"),
     tuned!("appo", "CartPole-v1", "cartpole-appo.toml"),
     tuned!("appo", "ALE/Pong-v5", "pong-appo.toml"),
+    tuned!("pqn", "CartPole-v1", "cartpole-pqn.toml"),
+    tuned!("pqn", "Acrobot-v1", "acrobot-pqn.toml"),
+    tuned!("pqn", "ALE/Pong-v5", "pong-pqn.toml"),
 ];
 
 /// The embedded tuned config of `algo` (its command name: `ppo`, `dqn`, ...) for `env`, if there is one.

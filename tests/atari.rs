@@ -234,3 +234,38 @@ fn impala_and_appo_pong_configs_train_end_to_end_with_runner_threads() {
         check(appo.train().unwrap(), 32 * i);
     }
 }
+
+#[test]
+fn pqn_pong_config_trains_end_to_end_and_resumes_exactly() {
+    use myriad::algo::{Pqn, PqnTraining};
+    let t = tuned::find("pqn", "ALE/Pong-v5").unwrap();
+    let (config, _) = tuned::parse::<PqnTraining>(t.text, t.file).unwrap();
+    let overrides: Vec<String> = [
+        "env_runners.num_envs_per_env_runner=2",
+        "env_runners.rollout_fragment_length=8",
+        "training.minibatch_size=8",
+        "rl_module.conv_filters=[[8, 8, 4], [8, 4, 4]]",
+        "rl_module.post_fcnet_hiddens=[32]",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let config = apply_overrides(&config, &overrides).unwrap();
+    let mut straight = Pqn::new(config.clone()).unwrap();
+    assert_eq!(straight.env_spec().observation_space.flat_dim(), 4 * 84 * 84);
+    let expected: Vec<_> = (0..3).map(|_| straight.train().unwrap().without_timings()).collect();
+    for r in &expected {
+        let s = r.learner.pqn().unwrap();
+        assert!(s.total_loss.is_finite() && s.num_gradient_updates == 4 && s.gradients_global_norm > 0.0, "{s:?}");
+    }
+    let dir = std::env::temp_dir().join(format!("myriad-pqn-pong-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut first = Pqn::new(config.clone()).unwrap();
+    first.train().unwrap();
+    first.train().unwrap();
+    myriad::checkpoint::save(&first, &dir, "test-run").unwrap();
+    drop(first);
+    let mut resumed = myriad::checkpoint::restore(&dir, &config).unwrap();
+    assert_eq!(resumed.train().unwrap().without_timings(), expected[2]);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -205,7 +205,7 @@ fn train_ends_with_the_json_line_and_evaluate_reads_its_checkpoint() {
 fn train_lists_its_algorithms_and_each_trains_and_evaluates() {
     let out = myriad(&["train", "--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
-    for algo in ["ppo", "dqn", "rainbow", "impala", "appo"] {
+    for algo in ["ppo", "dqn", "rainbow", "impala", "appo", "pqn"] {
         assert!(help.contains(algo), "{help}");
     }
     for (algo, stat) in
@@ -241,7 +241,7 @@ fn train_and_evaluate_reject_bad_input_clearly() {
         (&["train", "ppo", "--env", "CartPole-v1", "--num-envs", "0"], "num_envs_per_env_runner"),
         (&["train", "ppo", "--config", "/nonexistent/ppo.toml"], "/nonexistent/ppo.toml"),
         (&["evaluate", "--checkpoint", "/nonexistent/run"], "no checkpoint"),
-        (&["train", "sarsa", "--env", "CartPole-v1"], "known: ppo, dqn, rainbow, impala, appo"),
+        (&["train", "sarsa", "--env", "CartPole-v1"], "known: ppo, dqn, rainbow, impala, appo, pqn"),
         (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.clip_param=0.2"], "belongs to PPO"),
         (&["train", "ppo", "--env", "CartPole-v1", "--set", "training.n_step=3"], "belongs to DQN"),
         (&["train", "dqn", "--env", "Pendulum-v1"], "Discrete"),
@@ -251,6 +251,8 @@ fn train_and_evaluate_reject_bad_input_clearly() {
             "whole number of fragments",
         ),
         (&["train", "appo", "--env", "CartPole-v1", "--set", "training.tau=0"], "training.tau"),
+        (&["train", "pqn", "--env", "Pendulum-v1"], "Discrete"),
+        (&["train", "pqn", "--env", "CartPole-v1", "--set", "training.lambda=1.5"], "training.lambda"),
         (
             &[
                 "train",

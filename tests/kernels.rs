@@ -6,7 +6,8 @@ mod common;
 
 use myriad::envs::{rng, Device};
 use myriad::returns::{
-    gae_reference, vtrace_reference, Gae, GaeBuffers, GaeParams, HostInputs, Vtrace, VtraceBuffers, VtraceParams,
+    gae_reference, lambda_returns_reference, vtrace_reference, Gae, GaeBuffers, GaeParams, HostInputs, Vtrace,
+    VtraceBuffers, VtraceParams,
 };
 
 /// Random GAE and V-trace inputs `[T, N]` with terminations, truncations and both, from a counter-based stream.
@@ -352,4 +353,55 @@ fn vtrace_rejects_bad_shapes_and_params() {
     let err = vtrace.compute(&inputs, &mut out, &mut short_out).unwrap_err();
     assert!(err.to_string().contains("pg_advantages has 3 values, expected 16"), "{err}");
     vtrace.compute(&inputs, &mut out, &mut out2).unwrap();
+}
+
+/// λ-returns (PQN's targets) run on the GAE kernels' returns output: every device against the direct recursion,
+/// for several λ, on rollouts with both boundary kinds.
+#[test]
+fn lambda_returns_on_the_gae_kernels_match_their_reference_on_every_device() {
+    for device in common::devices() {
+        for (t, n, seed, lambda) in [(1, 1, 5, 0.65), (9, 31, 6, 0.0), (64, 500, 7, 0.65), (32, 4096, 8, 1.0)] {
+            let r = rollout(t, n, seed);
+            let (terminated, truncated) = r.dones.split_at(t * n);
+            let inputs = HostInputs {
+                rewards: &r.rewards,
+                values: &r.values,
+                terminated,
+                truncated,
+                final_values: &r.final_values,
+                last_values: &r.last_values,
+            };
+            let mut want = vec![0.0; t * n];
+            lambda_returns_reference(0.99, lambda, t, n, &inputs, &mut want);
+            let (_, got) = run(&device, GaeParams { gamma: 0.99, lambda }, t, n, &r);
+            for (k, (a, b)) in want.iter().zip(&got).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+                    "{} [{t}, {n}] λ {lambda} #{k}: {a} vs {b}",
+                    device.describe()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn lambda_returns_by_hand() {
+    // One env, T = 4, γ = 0.5, λ = 0.5; values are max Q. Step 1 truncated (final value 8), step 2 terminated.
+    let rewards = [1.0, 2.0, 3.0, 4.0];
+    let values = [10.0, 20.0, 30.0, 40.0];
+    let (terminated, truncated) = ([0, 0, 1, 0], [0, 1, 0, 0]);
+    let inputs = HostInputs {
+        rewards: &rewards,
+        values: &values,
+        terminated: &terminated,
+        truncated: &truncated,
+        final_values: &[99.0, 8.0, 99.0, 99.0],
+        last_values: &[6.0],
+    };
+    let mut g = [0.0; 4];
+    lambda_returns_reference(0.5, 0.5, 4, 1, &inputs, &mut g);
+    // t=3: 4 + 0.5·6 = 7 (G_T = V(s_T) = 6).   t=2: terminated: 3.   t=1: truncated: 2 + 0.5·8 = 6.
+    // t=0: 1 + 0.5·(0.5·V(s_1) + 0.5·G_1) = 1 + 0.5·(10 + 3) = 7.5.
+    assert_eq!(g, [7.5, 6.0, 3.0, 7.0]);
 }

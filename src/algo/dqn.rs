@@ -188,6 +188,7 @@ impl DqnTraining {
             v_max: self.v_max,
             noisy: self.noisy,
             sigma0: self.sigma0,
+            layer_norm: false,
         }
     }
 }
@@ -351,15 +352,21 @@ impl Policy for QPolicy {
 /// argmax Q per row, replaced by a uniformly random action with probability ε; `[B, 1]` indices as f32. The
 /// draws are made on the device.
 fn epsilon_greedy(q: Tensor<2>, epsilon: f64, noise: &mut Noise, bridge: &Bridge) -> Result<Tensor<2>, Error> {
-    let [rows, actions] = q.dims();
-    let greedy = q.argmax(1).float();
     if epsilon <= 0.0 {
-        return Ok(greedy);
+        return Ok(q.argmax(1).float());
     }
-    let u = bridge.noise(noise, (NoiseKind::Uniform, 2), rows, 1)?; // [B, 2]: explore?, which action
+    let u = bridge.noise(noise, (NoiseKind::Uniform, 2), q.dims()[0], 1)?;
+    Ok(epsilon_greedy_with(q, epsilon, u))
+}
+
+/// [`epsilon_greedy`] with its draws given: `u` `[B, 2]` uniform, column 0 decides whether to explore, column 1
+/// which action.
+pub(crate) fn epsilon_greedy_with(q: Tensor<2>, epsilon: f64, u: Tensor<2>) -> Tensor<2> {
+    let actions = q.dims()[1];
+    let greedy = q.argmax(1).float();
     let explore = u.clone().narrow(1, 0, 1).lower_elem(epsilon).float();
     let random = u.narrow(1, 1, 1).mul_scalar(actions as f64).floor().clamp_max((actions - 1) as f64);
-    Ok(greedy.clone() + (random - greedy) * explore)
+    greedy.clone() + (random - greedy) * explore
 }
 
 /// Builds the Q network `config` describes for these spaces, its weights drawn from the run's seed.

@@ -5,12 +5,14 @@ pub mod appo;
 pub mod dqn;
 pub mod impala;
 pub mod ppo;
+pub mod pqn;
 pub mod target;
 
 pub use appo::{Appo, AppoConfig, AppoTraining};
 pub use dqn::{Dqn, DqnConfig, DqnStats, DqnTraining};
 pub use impala::{Impala, ImpalaConfig, ImpalaStats, ImpalaTraining};
 pub use ppo::{Ppo, PpoConfig, PpoStats, PpoTraining};
+pub use pqn::{Pqn, PqnConfig, PqnStats, PqnTraining};
 pub use target::OnlineTarget;
 
 use crate::config::{AlgorithmConfig, EvaluationConfig};
@@ -172,6 +174,57 @@ pub fn actor_critic<T>(
         .map_err(|e| Error::Config(format!("rl_module: {e} ({})", config.environment.env)))
 }
 
+/// The sizes of a lockstep rollout and its minibatches, derived from a config (never written back into it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RolloutSizes {
+    pub num_envs: usize,
+    /// T, steps per env per iteration.
+    pub horizon: usize,
+    /// T·N.
+    pub batch: usize,
+    pub minibatch: usize,
+    /// Gradient steps per epoch.
+    pub minibatches: usize,
+}
+
+/// The rollout of an on-policy algorithm collecting in lockstep (PPO, PQN): `rollout_fragment_length` steps of
+/// `num_envs_per_env_runner` envs (0: `train_batch_size / num_envs`), and minibatches of `minibatch_size`; every
+/// size that cannot work is an error naming its field.
+pub fn rollout_sizes<T>(
+    config: &AlgorithmConfig<T>,
+    train_batch_size: usize,
+    minibatch_size: usize,
+    num_epochs: usize,
+) -> Result<RolloutSizes, Error> {
+    let bad = |msg: String| Err(Error::Config(msg));
+    let n = config.env_runners.num_envs_per_env_runner;
+    let horizon = match config.env_runners.rollout_fragment_length {
+        0 if train_batch_size < n => {
+            return bad(format!(
+                "training.train_batch_size ({train_batch_size}) is smaller than env_runners.num_envs_per_env_runner \
+                 ({n}); each env needs at least one step per iteration"
+            ))
+        }
+        0 => train_batch_size / n,
+        fixed => fixed,
+    };
+    let batch = horizon.checked_mul(n).filter(|b| *b <= u32::MAX as usize).ok_or_else(|| {
+        Error::Config(format!(
+            "{n} envs × env_runners.rollout_fragment_length {horizon} steps is too large a batch for one iteration"
+        ))
+    })?;
+    if minibatch_size == 0 || minibatch_size > batch {
+        return bad(format!(
+            "training.minibatch_size ({minibatch_size}) must be between 1 and the batch of {batch} steps ({n} envs × \
+             {horizon})"
+        ));
+    }
+    if num_epochs == 0 {
+        return bad("training.num_epochs must be at least 1".into());
+    }
+    Ok(RolloutSizes { num_envs: n, horizon, batch, minibatch: minibatch_size, minibatches: batch / minibatch_size })
+}
+
 /// Writes a module's weights (`model.bpk`-style burnpack) and, if given, an optimiser's state into `dir`.
 pub fn save_weights<M: Module>(module: &M, dir: &Path, name: &str) -> Result<String, Error> {
     module
@@ -278,6 +331,12 @@ pub const ALGORITHMS: &[AlgoInfo] = &[
         summary: "APPO: IMPALA's data path with PPO's clipped surrogate and a target network",
         training_keys: keys_of::<AppoTraining>,
     },
+    AlgoInfo {
+        cli: "pqn",
+        name: "PQN",
+        summary: "PQN: Q(λ) across many parallel envs, no replay, no target network",
+        training_keys: keys_of::<PqnTraining>,
+    },
 ];
 
 /// Looks up an algorithm by its command name; an unknown one is an error listing the known ones.
@@ -317,6 +376,7 @@ pub enum LearnerStats {
     Ppo(PpoStats),
     Dqn(DqnStats),
     Impala(ImpalaStats),
+    Pqn(PqnStats),
 }
 
 impl Default for LearnerStats {
@@ -332,6 +392,7 @@ impl LearnerStats {
             LearnerStats::Ppo(s) => s.total_loss,
             LearnerStats::Dqn(s) => s.total_loss,
             LearnerStats::Impala(s) => s.total_loss,
+            LearnerStats::Pqn(s) => s.total_loss,
         }
     }
 
@@ -347,6 +408,14 @@ impl LearnerStats {
     pub fn impala(&self) -> Option<&ImpalaStats> {
         match self {
             LearnerStats::Impala(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// PQN's statistics, if these are PQN's.
+    pub fn pqn(&self) -> Option<&PqnStats> {
+        match self {
+            LearnerStats::Pqn(s) => Some(s),
             _ => None,
         }
     }

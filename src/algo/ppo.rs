@@ -104,34 +104,7 @@ impl PpoConfig {
         self.require_lockstep("PPO")?;
         let bad = |msg: String| Err(Error::Config(msg));
         let t = &self.training;
-        let n = self.env_runners.num_envs_per_env_runner;
-        let horizon = match self.env_runners.rollout_fragment_length {
-            0 => {
-                if t.train_batch_size < n {
-                    return bad(format!(
-                        "training.train_batch_size ({}) is smaller than env_runners.num_envs_per_env_runner ({n}); \
-                         each env needs at least one step per iteration",
-                        t.train_batch_size
-                    ));
-                }
-                t.train_batch_size / n
-            }
-            fixed => fixed,
-        };
-        let batch = horizon.checked_mul(n).filter(|b| *b <= u32::MAX as usize).ok_or_else(|| {
-            Error::Config(format!(
-                "{n} envs × env_runners.rollout_fragment_length {horizon} steps is too large a batch for one iteration"
-            ))
-        })?;
-        if t.minibatch_size == 0 || t.minibatch_size > batch {
-            return bad(format!(
-                "training.minibatch_size ({}) must be between 1 and the batch of {batch} steps ({n} envs × {horizon})",
-                t.minibatch_size
-            ));
-        }
-        if t.num_epochs == 0 {
-            return bad("training.num_epochs must be at least 1".into());
-        }
+        let sizes = algo::rollout_sizes(self, t.train_batch_size, t.minibatch_size, t.num_epochs)?;
         t.lr.validate("training.lr", 0.0..=f64::INFINITY).map_err(Error::Config)?;
         t.entropy_coeff.validate("training.entropy_coeff", 0.0..=f64::INFINITY).map_err(Error::Config)?;
         for (name, v, lo, hi) in [
@@ -148,22 +121,12 @@ impl PpoConfig {
                 return bad(format!("{name} = {v} is outside [{lo}, {hi}]"));
             }
         }
-        Ok(Sizes { num_envs: n, horizon, batch, minibatch: t.minibatch_size, minibatches: batch / t.minibatch_size })
+        Ok(sizes)
     }
 }
 
 /// Sizes derived from the config by `validate`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Sizes {
-    pub num_envs: usize,
-    /// T, steps per env per iteration.
-    pub horizon: usize,
-    /// T·N.
-    pub batch: usize,
-    pub minibatch: usize,
-    /// Gradient steps per epoch.
-    pub minibatches: usize,
-}
+pub type Sizes = algo::RolloutSizes;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Learner

@@ -16,7 +16,7 @@ mod manifest;
 pub use manifest::{new_run_id, FileEntry, Manifest, FORMAT, MANIFEST};
 
 use crate::algo::dqn::{q_network, QPolicy};
-use crate::algo::{Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, Training};
+use crate::algo::{Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, PqnTraining, Training};
 use crate::config::AlgorithmConfig;
 use crate::envs::BatchSnapshot;
 use crate::runners::{self, Bridge, EvalSummary};
@@ -345,6 +345,14 @@ pub fn evaluate(
         "PPO" => evaluate_actor_critic::<PpoTraining>(&dir, &manifest, backend, (episodes, explore, seed))?,
         "IMPALA" => evaluate_actor_critic::<ImpalaTraining>(&dir, &manifest, backend, (episodes, explore, seed))?,
         "APPO" => evaluate_actor_critic::<AppoTraining>(&dir, &manifest, backend, (episodes, explore, seed))?,
+        "PQN" => {
+            let (config, bridge) = evaluation_config::<PqnTraining>(&dir, backend)?;
+            let net = crate::algo::pqn::pqn_network(&config, obs, act, &bridge)?;
+            check_layout(&dir, &manifest, &crate::model::layout_of(&net))?;
+            let net = crate::model::load_weights(net, &dir)?.valid();
+            let epsilon = config.training.epsilon.value_at(u64::MAX);
+            runners::evaluate(&QPolicy { net, epsilon }, &config.environment, &bridge, episodes, explore, seed)?
+        }
         "DQN" => {
             let (config, bridge) = evaluation_config::<DqnTraining>(&dir, backend)?;
             let net = q_network(&config, obs, act, &bridge)?;

@@ -2,7 +2,9 @@
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use myriad::algo::{self, Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, TrainResult, Training};
+use myriad::algo::{
+    self, Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, PqnTraining, TrainResult, Training,
+};
 use myriad::config::AlgorithmConfig;
 use myriad::envs::Backend;
 use myriad::run::{run, RunOptions, Start, Stop};
@@ -47,6 +49,12 @@ pub enum TrainCommand {
     /// Without --config, the tuned config for the env (tuned/*-appo.toml, built in) is used when there is one,
     /// else APPO's defaults (RLlib's).
     Appo(TrainArgs),
+    /// PQN (Gallici et al. 2024): Q(λ) on rollouts of many parallel envs, ε-greedy, LayerNorm in the Q network,
+    /// no replay buffer and no target network. Discrete actions only.
+    ///
+    /// Without --config, the tuned config for the env (tuned/*-pqn.toml, built in) is used when there is one,
+    /// else PQN's defaults.
+    Pqn(TrainArgs),
     /// An algorithm Myriad does not know (the error lists the known ones).
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -126,6 +134,7 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
         TrainCommand::Rainbow(args) => train_with::<DqnTraining>("rainbow", args),
         TrainCommand::Impala(args) => train_with::<ImpalaTraining>("impala", args),
         TrainCommand::Appo(args) => train_with::<AppoTraining>("appo", args),
+        TrainCommand::Pqn(args) => train_with::<PqnTraining>("pqn", args),
         TrainCommand::Unknown(words) => {
             algo::lookup(words.first().map_or("", String::as_str))?;
             unreachable!("every known algorithm has its own subcommand")

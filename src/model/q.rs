@@ -38,11 +38,22 @@ pub struct QHeadConfig {
     pub noisy: bool,
     /// σ0 of the noisy layers' initial σ = σ0/√in.
     pub sigma0: f64,
+    /// A LayerNorm after each torso layer (PQN, Gallici et al. 2024).
+    pub layer_norm: bool,
 }
 
 impl Default for QHeadConfig {
     fn default() -> Self {
-        Self { hiddens: vec![256], dueling: true, num_atoms: 1, v_min: -10.0, v_max: 10.0, noisy: false, sigma0: 0.5 }
+        Self {
+            hiddens: vec![256],
+            dueling: true,
+            num_atoms: 1,
+            v_min: -10.0,
+            v_max: 10.0,
+            noisy: false,
+            sigma0: 0.5,
+            layer_norm: false,
+        }
     }
 }
 
@@ -180,7 +191,7 @@ impl QNetwork {
         if head.noisy && (head.sigma0.is_nan() || head.sigma0 < 0.0) {
             return Err(format!("training.sigma0 must be non-negative, got {}", head.sigma0));
         }
-        let torso = Torso::new(model, observation_space, device)?;
+        let torso = Torso::new(model, observation_space, head.layer_norm, device)?;
         let width = torso.width();
         let advantage = Stream::new(width, num_actions * head.num_atoms, head, device);
         let value = head.dueling.then(|| Stream::new(width, head.num_atoms, head, device));

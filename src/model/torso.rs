@@ -6,7 +6,7 @@
 use super::{Activation, ConvEncoder, ModelConfig, ObsEncoding};
 use crate::envs::spaces::Space;
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, silu};
 use burn::tensor::{Device, Tensor};
 
@@ -17,6 +17,9 @@ pub struct Torso {
     encoder: Option<ConvEncoder>,
     /// Vector observations: the fully connected layers.
     trunk: Vec<Linear>,
+    /// With layer normalisation (PQN's Q network): one LayerNorm after each trunk layer, before its activation;
+    /// for images, one on the convolutional encoder's features.
+    norms: Vec<LayerNorm>,
     #[module(skip)]
     activation: Activation,
     #[module(skip)]
@@ -26,8 +29,14 @@ pub struct Torso {
 }
 
 impl Torso {
-    /// Builds the torso `model` describes for `observation_space`; an error names the bad size.
-    pub fn new(model: &ModelConfig, observation_space: &Space, device: &Device) -> Result<Torso, String> {
+    /// Builds the torso `model` describes for `observation_space`, with a LayerNorm after each trunk layer (images:
+    /// on the encoder's features) if `layer_norm`; an error names the bad size.
+    pub fn new(
+        model: &ModelConfig,
+        observation_space: &Space,
+        layer_norm: bool,
+        device: &Device,
+    ) -> Result<Torso, String> {
         if model.fcnet_hiddens.contains(&0) {
             return Err(format!("rl_module.fcnet_hiddens must be positive sizes, got {:?}", model.fcnet_hiddens));
         }
@@ -43,13 +52,20 @@ impl Torso {
             }
             _ => (None, Vec::new(), encoding.width()),
         };
+        let mut norms = Vec::new();
+        if encoder.is_some() && layer_norm {
+            norms.push(LayerNormConfig::new(width).init(device));
+        }
         if encoder.is_none() {
             for &hidden in &model.fcnet_hiddens {
                 trunk.push(LinearConfig::new(width, hidden).init(device));
+                if layer_norm {
+                    norms.push(LayerNormConfig::new(hidden).init(device));
+                }
                 width = hidden;
             }
         }
-        Ok(Torso { encoder, trunk, activation: model.fcnet_activation, encoding, width })
+        Ok(Torso { encoder, trunk, norms, activation: model.fcnet_activation, encoding, width })
     }
 
     /// Width of the features.
@@ -63,12 +79,21 @@ impl Torso {
     /// - returns `[B, width]`
     pub fn forward(&self, obs: Tensor<2>) -> Tensor<2> {
         let mut x = match (&self.encoder, self.encoding) {
-            (Some(encoder), _) => return encoder.forward(obs),
+            (Some(encoder), _) => {
+                let features = encoder.forward(obs);
+                return match self.norms.first() {
+                    Some(norm) => norm.forward(features),
+                    None => features,
+                };
+            }
             (None, ObsEncoding::OneHot { n }) => one_hot(obs.squeeze_dim::<1>(1), n), // [B, n]
             (None, _) => obs,
         };
-        for layer in &self.trunk {
+        for (k, layer) in self.trunk.iter().enumerate() {
             x = layer.forward(x);
+            if let Some(norm) = self.norms.get(k) {
+                x = norm.forward(x);
+            }
             x = match self.activation {
                 Activation::Tanh => super::mlp::tanh(x),
                 Activation::Relu => relu(x),
@@ -120,12 +145,12 @@ mod tests {
         let device = Device::flex();
         let model = ModelConfig { fcnet_hiddens: vec![8, 5], ..ModelConfig::default() };
         let boxed = Space::Box { low: vec![-1.0; 3], high: vec![1.0; 3], shape: vec![3] };
-        let torso = Torso::new(&model, &boxed, &device).unwrap();
+        let torso = Torso::new(&model, &boxed, false, &device).unwrap();
         assert_eq!(torso.width(), 5);
         assert_eq!(torso.forward(Tensor::zeros([2, 3], &device)).dims(), [2, 5]);
-        let discrete = Torso::new(&model, &Space::Discrete { n: 6 }, &device).unwrap();
+        let discrete = Torso::new(&model, &Space::Discrete { n: 6 }, false, &device).unwrap();
         assert_eq!(discrete.forward(Tensor::ones([4, 1], &device)).dims(), [4, 5]);
         let bad = ModelConfig { fcnet_hiddens: vec![8, 0], ..ModelConfig::default() };
-        assert!(Torso::new(&bad, &boxed, &device).is_err());
+        assert!(Torso::new(&bad, &boxed, false, &device).is_err());
     }
 }

@@ -6,11 +6,13 @@
 mod buffers;
 pub mod distributional;
 pub mod gae;
+pub mod lambda;
 pub mod nstep;
 pub mod vtrace;
 
 pub use distributional::{c51_project, c51_project_reference};
 pub use gae::{gae_reference, Gae, GaeBuffers, GaeParams};
+pub use lambda::lambda_returns_reference;
 pub use nstep::{nstep_reference, nstep_targets, NStep, NStepReference};
 pub use vtrace::{vtrace_reference, Vtrace, VtraceBuffers, VtraceParams};
 

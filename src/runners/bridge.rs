@@ -10,7 +10,9 @@ use super::Envs;
 use super::{Noise, NoiseKind};
 use crate::config::{EnvironmentConfig, ResourcesConfig};
 use crate::envs::{Backend, Device as EnvDevice, EnvBatch, Field, Space};
-use crate::returns::{gae_reference, vtrace_reference, GaeParams, HostInputs, ReturnInputs, VtraceParams};
+use crate::returns::{
+    gae_reference, lambda_returns_reference, vtrace_reference, GaeParams, HostInputs, ReturnInputs, VtraceParams,
+};
 use crate::Error;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::cell::Cell;
@@ -233,6 +235,24 @@ impl Bridge {
         let (mut advantages, mut returns) = (vec![0.0; horizon * n], vec![0.0; horizon * n]);
         gae_reference(params, horizon, n, &host.inputs(), &mut advantages, &mut returns);
         Ok((self.from_vec(advantages), self.from_vec(returns)))
+    }
+
+    /// λ-returns (`crate::returns::lambda`) over a time-major `[T·N]` rollout whose values are bootstrap values,
+    /// on the learner's device: the GAE kernel's returns on wgpu, the λ-return reference on the CPU.
+    pub fn lambda_returns(
+        &self,
+        params: GaeParams,
+        (horizon, n): (usize, usize),
+        inputs: ReturnInputs,
+    ) -> Result<Tensor<1>, Error> {
+        #[cfg(feature = "wgpu")]
+        if let Some(link) = &self.link {
+            return Ok(link.gae(params, (horizon, n), &inputs)?.1);
+        }
+        let host = HostRollout::read(self, inputs)?;
+        let mut returns = vec![0.0; horizon * n];
+        lambda_returns_reference(params.gamma, params.lambda, horizon, n, &host.inputs(), &mut returns);
+        Ok(self.from_vec(returns))
     }
 
     /// V-trace over a time-major `[T·N]` rollout with the behaviour and target policies' log-probabilities of
