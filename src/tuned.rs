@@ -42,6 +42,8 @@ pub const TUNED: &[Tuned] = &[
     tuned!("pqn", "CartPole-v1", "cartpole-pqn.toml"),
     tuned!("pqn", "Acrobot-v1", "acrobot-pqn.toml"),
     tuned!("pqn", "ALE/Pong-v5", "pong-pqn.toml"),
+    tuned!("sac", "Pendulum-v1", "pendulum-sac.toml"),
+    tuned!("sac", "MountainCarContinuous-v0", "mountaincarcontinuous-sac.toml"),
 ];
 
 /// The embedded tuned config of `algo` (its command name: `ppo`, `dqn`, ...) for `env`, if there is one.

@@ -241,7 +241,7 @@ fn train_and_evaluate_reject_bad_input_clearly() {
         (&["train", "ppo", "--env", "CartPole-v1", "--num-envs", "0"], "num_envs_per_env_runner"),
         (&["train", "ppo", "--config", "/nonexistent/ppo.toml"], "/nonexistent/ppo.toml"),
         (&["evaluate", "--checkpoint", "/nonexistent/run"], "no checkpoint"),
-        (&["train", "sarsa", "--env", "CartPole-v1"], "known: ppo, dqn, rainbow, impala, appo, pqn"),
+        (&["train", "sarsa", "--env", "CartPole-v1"], "known: ppo, dqn, rainbow, impala, appo, pqn, sac"),
         (&["train", "dqn", "--env", "CartPole-v1", "--set", "training.clip_param=0.2"], "belongs to PPO"),
         (&["train", "ppo", "--env", "CartPole-v1", "--set", "training.n_step=3"], "belongs to DQN"),
         (&["train", "dqn", "--env", "Pendulum-v1"], "Discrete"),

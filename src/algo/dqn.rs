@@ -400,9 +400,9 @@ impl Dqn {
             None => ObsStorage::F32 { dim: spec.obs_dim() },
         };
         let what = format!("the replay buffer ({} slots)", sizes.replay_rows as u128 * sizes.num_envs as u128);
-        let bytes = ReplayBuffer::bytes_for(sizes.replay_rows, sizes.num_envs, storage);
+        let bytes = ReplayBuffer::bytes_for(sizes.replay_rows, sizes.num_envs, storage, 1);
         bridge.env_device().check_fits(&what, bytes)?;
-        let replay = ReplayBuffer::new(sizes.replay_rows, sizes.num_envs, t.n_step, storage, bridge.inner())
+        let replay = ReplayBuffer::new(sizes.replay_rows, sizes.num_envs, t.n_step, storage, 1, bridge.inner())
             .map_err(Error::Config)?;
         let prioritized = (t.replay_buffer_config.kind == ReplayKind::Prioritized).then(|| {
             PrioritizedSampler::new(sizes.replay_rows * sizes.num_envs, t.replay_buffer_config.prioritized_replay_alpha)
@@ -464,7 +464,7 @@ impl Dqn {
             let pushed = self.replay.push(ReplayStep {
                 obs: stored,
                 next_obs: next,
-                actions: actions.squeeze_dim(1),
+                actions,
                 rewards: step.reward,
                 terminated: step.terminated,
                 truncated: step.truncated,
@@ -599,6 +599,7 @@ impl Dqn {
         };
         let (sample, uploaded) = self.replay.sample(&starts, t.gamma).map_err(Error::Device)?;
         self.bridge.count(uploaded as usize, 0);
+        let actions = sample.indices();
         let weights = weights.map(|w| self.bridge.from_vec(w));
         let online_noise = self.head_noise(&self.nets.online, noise)?;
         let target_noise = self.head_noise(&self.nets.online, noise)?;
@@ -612,7 +613,6 @@ impl Dqn {
             target_out.q.clone()
         };
         let next_action: Tensor<1, Int> = next_q_values.argmax(1).squeeze_dim(1);
-        let actions = sample.actions;
         let q_taken = out.q.clone().gather(1, actions.clone().unsqueeze_dim(1)).squeeze_dim::<1>(1);
         let (per_sample, td_abs) = match (&out.log_probs, &target_out.log_probs) {
             (Some(log_probs), Some(target_log_probs)) => {

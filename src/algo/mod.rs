@@ -6,6 +6,7 @@ pub mod dqn;
 pub mod impala;
 pub mod ppo;
 pub mod pqn;
+pub mod sac;
 pub mod target;
 
 pub use appo::{Appo, AppoConfig, AppoTraining};
@@ -13,6 +14,7 @@ pub use dqn::{Dqn, DqnConfig, DqnStats, DqnTraining};
 pub use impala::{Impala, ImpalaConfig, ImpalaStats, ImpalaTraining};
 pub use ppo::{Ppo, PpoConfig, PpoStats, PpoTraining};
 pub use pqn::{Pqn, PqnConfig, PqnStats, PqnTraining};
+pub use sac::{Sac, SacConfig, SacStats, SacTraining};
 pub use target::OnlineTarget;
 
 use crate::config::{AlgorithmConfig, EvaluationConfig};
@@ -237,10 +239,13 @@ pub fn save_weights<M: Module>(module: &M, dir: &Path, name: &str) -> Result<Str
 
 /// Writes an optimiser's state as `optimizer.bpk`.
 pub fn save_optimizer(optimizer: &burn::optim::ModuleOptimizer, dir: &Path) -> Result<String, Error> {
-    optimizer
-        .save(dir.join("optimizer.bpk"))
-        .map_err(|e| Error::Io(format!("writing a checkpoint (optimizer.bpk): {e}")))?;
-    Ok("optimizer.bpk".into())
+    save_optimizer_as(optimizer, dir, "optimizer.bpk")
+}
+
+/// Writes an optimiser's state as `name` (algorithms with several optimisers name each).
+pub fn save_optimizer_as(optimizer: &burn::optim::ModuleOptimizer, dir: &Path, name: &str) -> Result<String, Error> {
+    optimizer.save(dir.join(name)).map_err(|e| Error::Io(format!("writing a checkpoint ({name}): {e}")))?;
+    Ok(name.into())
 }
 
 /// Loads `optimizer.bpk` into an optimiser.
@@ -248,7 +253,16 @@ pub fn load_optimizer(
     optimizer: &burn::optim::ModuleOptimizer,
     dir: &Path,
 ) -> Result<burn::optim::ModuleOptimizer, Error> {
-    let path = dir.join("optimizer.bpk");
+    load_optimizer_from(optimizer, dir, "optimizer.bpk")
+}
+
+/// Loads the optimiser state `name` of a checkpoint folder.
+pub fn load_optimizer_from(
+    optimizer: &burn::optim::ModuleOptimizer,
+    dir: &Path,
+    name: &str,
+) -> Result<burn::optim::ModuleOptimizer, Error> {
+    let path = dir.join(name);
     let record = burn::optim::OptimizerRecord::load(&path)
         .map_err(|e| Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", path.display())))?;
     Ok(optimizer.clone().load_record(record))
@@ -337,6 +351,12 @@ pub const ALGORITHMS: &[AlgoInfo] = &[
         summary: "PQN: Q(λ) across many parallel envs, no replay, no target network",
         training_keys: keys_of::<PqnTraining>,
     },
+    AlgoInfo {
+        cli: "sac",
+        name: "SAC",
+        summary: "SAC: squashed Gaussian actor, twin Q critics, learned entropy temperature (Box actions)",
+        training_keys: keys_of::<SacTraining>,
+    },
 ];
 
 /// Looks up an algorithm by its command name; an unknown one is an error listing the known ones.
@@ -377,6 +397,7 @@ pub enum LearnerStats {
     Dqn(DqnStats),
     Impala(ImpalaStats),
     Pqn(PqnStats),
+    Sac(SacStats),
 }
 
 impl Default for LearnerStats {
@@ -393,6 +414,7 @@ impl LearnerStats {
             LearnerStats::Dqn(s) => s.total_loss,
             LearnerStats::Impala(s) => s.total_loss,
             LearnerStats::Pqn(s) => s.total_loss,
+            LearnerStats::Sac(s) => s.total_loss,
         }
     }
 
@@ -416,6 +438,14 @@ impl LearnerStats {
     pub fn pqn(&self) -> Option<&PqnStats> {
         match self {
             LearnerStats::Pqn(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// SAC's statistics, if these are SAC's.
+    pub fn sac(&self) -> Option<&SacStats> {
+        match self {
+            LearnerStats::Sac(s) => Some(s),
             _ => None,
         }
     }

@@ -16,7 +16,9 @@ mod manifest;
 pub use manifest::{new_run_id, FileEntry, Manifest, FORMAT, MANIFEST};
 
 use crate::algo::dqn::{q_network, QPolicy};
-use crate::algo::{Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, PqnTraining, Training};
+use crate::algo::{
+    Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, PqnTraining, SacTraining, Training,
+};
 use crate::config::AlgorithmConfig;
 use crate::envs::BatchSnapshot;
 use crate::runners::{self, Bridge, EvalSummary};
@@ -352,6 +354,14 @@ pub fn evaluate(
             let net = crate::model::load_weights(net, &dir)?.valid();
             let epsilon = config.training.epsilon.value_at(u64::MAX);
             runners::evaluate(&QPolicy { net, epsilon }, &config.environment, &bridge, episodes, explore, seed)?
+        }
+        "SAC" => {
+            let (config, bridge) = evaluation_config::<SacTraining>(&dir, backend)?;
+            let actor = crate::algo::sac::actor_network(&config, obs, act, &bridge)?;
+            check_layout(&dir, &manifest, &crate::model::layout_of(&actor))?;
+            let actor = crate::model::load_weights(actor, &dir)?.valid();
+            let policy = crate::algo::sac::SacPolicy { actor };
+            runners::evaluate(&policy, &config.environment, &bridge, episodes, explore, seed)?
         }
         "DQN" => {
             let (config, bridge) = evaluation_config::<DqnTraining>(&dir, backend)?;

@@ -3,7 +3,8 @@
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use myriad::algo::{
-    self, Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, PqnTraining, TrainResult, Training,
+    self, Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, PqnTraining, SacTraining, TrainResult,
+    Training,
 };
 use myriad::config::AlgorithmConfig;
 use myriad::envs::Backend;
@@ -55,6 +56,12 @@ pub enum TrainCommand {
     /// Without --config, the tuned config for the env (tuned/*-pqn.toml, built in) is used when there is one,
     /// else PQN's defaults.
     Pqn(TrainArgs),
+    /// SAC (Haarnoja et al. 2018): a tanh-squashed Gaussian actor, twin Q critics with Polyak targets and a
+    /// temperature α tuned toward a target entropy, on replayed n-step transitions. Box actions only.
+    ///
+    /// Without --config, the tuned config for the env (tuned/*-sac.toml, built in) is used when there is one,
+    /// else SAC's defaults (RLlib's).
+    Sac(TrainArgs),
     /// An algorithm Myriad does not know (the error lists the known ones).
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -135,6 +142,7 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
         TrainCommand::Impala(args) => train_with::<ImpalaTraining>("impala", args),
         TrainCommand::Appo(args) => train_with::<AppoTraining>("appo", args),
         TrainCommand::Pqn(args) => train_with::<PqnTraining>("pqn", args),
+        TrainCommand::Sac(args) => train_with::<SacTraining>("sac", args),
         TrainCommand::Unknown(words) => {
             algo::lookup(words.first().map_or("", String::as_str))?;
             unreachable!("every known algorithm has its own subcommand")

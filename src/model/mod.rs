@@ -3,17 +3,21 @@
 //! observations, built with burn, and the action distributions their outputs parameterise.
 
 mod cnn;
+mod critic;
 mod distribution;
 mod mlp;
 mod noisy;
 mod q;
+mod squashed;
 mod torso;
 
 pub use cnn::{ConvEncoder, ConvType};
+pub use critic::{ContinuousQ, Critics};
 pub use distribution::{ActionDist, Categorical, DiagGaussian};
 pub use mlp::{ActorCritic, ModelOutput};
 pub use noisy::{LayerNoise, NoisyLinear};
 pub use q::{HeadNoise, QHeadConfig, QNetwork, QOutput};
+pub use squashed::{squashed_log_prob, SquashedGaussian, SquashedSample, LOG_STD_MAX, LOG_STD_MIN};
 pub use torso::{iota, one_hot, Torso};
 
 use crate::envs::spaces::Space;

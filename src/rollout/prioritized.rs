@@ -122,7 +122,7 @@ mod tests {
     fn follows_the_replay_valid_starts() {
         let device = Device::flex();
         let (cap, envs, n) = (4usize, 2usize, 2usize);
-        let mut buffer = ReplayBuffer::new(cap, envs, n, ObsStorage::F32 { dim: 1 }, &device).unwrap();
+        let mut buffer = ReplayBuffer::new(cap, envs, n, ObsStorage::F32 { dim: 1 }, 1, &device).unwrap();
         let mut sampler = PrioritizedSampler::new(buffer.capacity(), 0.6);
         for t in 0..7 {
             let column = Tensor::<1>::full([envs], t as f32, &device);
@@ -130,7 +130,7 @@ mod tests {
             let step = ReplayStep {
                 obs: rows.clone(),
                 next_obs: rows,
-                actions: column.clone(),
+                actions: column.clone().unsqueeze_dim(1),
                 rewards: column.clone(),
                 terminated: column.clone().mul_scalar(0.0),
                 truncated: column.mul_scalar(0.0),

@@ -1,7 +1,7 @@
 //! The replay buffer of DQN-family learners, on the learner's device: a time-major ring of `capacity_steps` rows
 //! of `N` envs, slot s = t·N + i for row t (the step's time modulo the capacity) and env i.
 //!
-//! Each slot keeps the observation, the action, the reward, `terminated`, `truncated` and the kept next
+//! Each slot keeps the observation, the action (a discrete index as one f32, or a Box action's values), the reward, `terminated`, `truncated` and the kept next
 //! observation (the env's final observation where the step ended an episode, else the next one). A push writes one
 //! row in place with `slice_assign`; nothing crosses to the host. Sampling takes start slots chosen by the caller
 //! (uniformly with [`ReplayBuffer::sample_uniform`], or by priority), uploads the `B·n` slot indices of their
@@ -25,8 +25,8 @@ pub struct ReplayStep {
     pub obs: StoredObs,
     /// `[N, ..]`: the kept final observation where the step ended an episode, else the next observation.
     pub next_obs: StoredObs,
-    /// `[N]`: discrete action indices, as f32.
-    pub actions: Tensor<1>,
+    /// `[N, A]`: discrete action indices as f32 (`A = 1`), or Box actions in the policy's space.
+    pub actions: Tensor<2>,
     /// `[N]`.
     pub rewards: Tensor<1>,
     /// `[N]`: 0 or 1.
@@ -39,14 +39,21 @@ pub struct ReplayStep {
 pub struct ReplaySample {
     /// `[B, obs_dim]` f32: the observations at the start slots.
     pub obs: Tensor<2>,
-    /// `[B]`: the actions taken there.
-    pub actions: Tensor<1, Int>,
+    /// `[B, A]`: the actions taken there, as stored (discrete: indices as f32, see [`ReplaySample::indices`]).
+    pub actions: Tensor<2>,
     /// `[B]`: G = Σ_{k<m} γ^k r_k.
     pub returns: Tensor<1>,
     /// `[B]`: 0 where the window ended by termination, else γ^m.
     pub discounts: Tensor<1>,
     /// `[B, obs_dim]` f32: the kept next observation of the window's last step.
     pub boot_obs: Tensor<2>,
+}
+
+impl ReplaySample {
+    /// `[B]`: discrete actions as indices.
+    pub fn indices(&self) -> Tensor<1, Int> {
+        self.actions.clone().narrow(1, 0, 1).squeeze_dim::<1>(1).int()
+    }
 }
 
 /// A time-major replay ring on one device.
@@ -58,25 +65,31 @@ pub struct ReplayBuffer {
     /// `[slots, width]` each.
     pub(super) obs: StoredObs,
     pub(super) next_obs: StoredObs,
+    /// `[slots, A]`.
+    pub(super) actions: Tensor<2>,
     /// `[slots]` each.
-    pub(super) actions: Tensor<1>,
     pub(super) rewards: Tensor<1>,
     pub(super) terminated: Tensor<1>,
     pub(super) truncated: Tensor<1>,
 }
 
 impl ReplayBuffer {
-    /// An empty ring of `capacity_steps` rows of `num_envs` slots, sampled with `n_step`-step windows.
+    /// An empty ring of `capacity_steps` rows of `num_envs` slots, sampled with `n_step`-step windows, keeping
+    /// actions of `action_width` values (1 for discrete indices).
     pub fn new(
         capacity_steps: usize,
         num_envs: usize,
         n_step: usize,
         obs: ObsStorage,
+        action_width: usize,
         device: &Device,
     ) -> Result<ReplayBuffer, String> {
         let ring = Ring::new(capacity_steps, num_envs, n_step)?;
         if obs.width() == 0 {
             return Err(format!("replay of {obs:?} observations stores nothing"));
+        }
+        if action_width == 0 {
+            return Err("replay of actions with no values".into());
         }
         let slots = ring.capacity();
         let column = || Tensor::<1>::zeros([slots], device);
@@ -86,7 +99,7 @@ impl ReplayBuffer {
             device: device.clone(),
             obs: StoredObs::zeros(obs, slots, device),
             next_obs: StoredObs::zeros(obs, slots, device),
-            actions: column(),
+            actions: Tensor::zeros([slots, action_width], device),
             rewards: column(),
             terminated: column(),
             truncated: column(),
@@ -94,10 +107,15 @@ impl ReplayBuffer {
     }
 
     /// The bytes [`ReplayBuffer::new`] allocates on the device (saturating at `u64::MAX`).
-    pub fn bytes_for(capacity_steps: usize, num_envs: usize, obs: ObsStorage) -> u64 {
+    pub fn bytes_for(capacity_steps: usize, num_envs: usize, obs: ObsStorage, action_width: usize) -> u64 {
         let slots = capacity_steps as u128 * num_envs as u128;
-        let bytes = slots * (2 * obs.width() as u128 + 4) * 4;
+        let bytes = slots * (2 * obs.width() as u128 + action_width as u128 + 3) * 4;
         u64::try_from(bytes).unwrap_or(u64::MAX)
+    }
+
+    /// Values per stored action.
+    pub fn action_width(&self) -> usize {
+        self.actions.dims()[1]
     }
 
     /// Slots: `capacity_steps · num_envs`.
@@ -144,9 +162,10 @@ impl ReplayBuffer {
                 return Err(format!("replay {name} rows are [{n}, {width}], got {:?}", obs.dims()));
             }
         }
-        for (name, t) in [("actions", &step.actions), ("rewards", &step.rewards)]
-            .into_iter()
-            .chain([("terminated", &step.terminated), ("truncated", &step.truncated)])
+        if step.actions.dims() != [n, self.action_width()] {
+            return Err(format!("replay actions are [{n}, {}], got {:?}", self.action_width(), step.actions.dims()));
+        }
+        for (name, t) in [("rewards", &step.rewards), ("terminated", &step.terminated), ("truncated", &step.truncated)]
         {
             if t.dims() != [n] {
                 return Err(format!("replay {name} are [{n}], got {:?}", t.dims()));
@@ -155,8 +174,9 @@ impl ReplayBuffer {
         let rows = self.ring.next_row();
         self.obs.write(rows.clone(), step.obs);
         self.next_obs.write(rows.clone(), step.next_obs);
+        let width = self.action_width();
+        self.actions.inplace(|c| c.slice_assign([rows.clone(), 0..width], step.actions));
         for (column, values) in [
-            (&mut self.actions, step.actions),
             (&mut self.rewards, step.rewards),
             (&mut self.terminated, step.terminated),
             (&mut self.truncated, step.truncated),
@@ -183,7 +203,7 @@ impl ReplayBuffer {
         let boot = slots.gather(1, targets.last.unsqueeze_dim(1)).reshape([b]); // [B]: the slot of step m − 1
         let sample = ReplaySample {
             obs: self.obs.read(first.clone(), self.storage),
-            actions: self.actions.clone().select(0, first).int(),
+            actions: self.actions.clone().select(0, first),
             returns: targets.returns,
             discounts: targets.discounts,
             boot_obs: self.next_obs.read(boot, self.storage),
@@ -218,7 +238,7 @@ mod tests {
         ReplayStep {
             obs: rows(&step.obs),
             next_obs: rows(&step.next_obs),
-            actions: column(&step.actions),
+            actions: column(&step.actions).unsqueeze_dim(1),
             rewards: column(&step.rewards),
             terminated: column(&step.terminated),
             truncated: column(&step.truncated),
@@ -263,7 +283,7 @@ mod tests {
     #[test]
     fn ring_keeps_the_newest_rows() {
         let device = Device::flex();
-        let mut buffer = ReplayBuffer::new(3, 2, 1, ObsStorage::F32 { dim: 2 }, &device).unwrap();
+        let mut buffer = ReplayBuffer::new(3, 2, 1, ObsStorage::F32 { dim: 2 }, 1, &device).unwrap();
         let steps = history(5, 2, |_, _| (false, false));
         let mut pushed = Vec::new();
         for step in &steps {
@@ -288,7 +308,7 @@ mod tests {
             _ => (false, false),
         };
         let steps = history(12, envs, ends);
-        let mut buffer = ReplayBuffer::new(cap, envs, n, ObsStorage::F32 { dim: 2 }, &device).unwrap();
+        let mut buffer = ReplayBuffer::new(cap, envs, n, ObsStorage::F32 { dim: 2 }, 1, &device).unwrap();
         for step in &steps {
             buffer.push(upload(step, &device)).unwrap();
         }
@@ -311,7 +331,7 @@ mod tests {
         let want = nstep_reference(&rewards, &terminated, &truncated, n, gamma);
         assert!(want.last.iter().any(|&l| l < n - 1), "some windows end early");
         let (returns, discounts) = (host(sample.returns), host(sample.discounts));
-        let (obs, boot, actions) = (host(sample.obs), host(sample.boot_obs), host(sample.actions.float()));
+        let (obs, boot, actions) = (host(sample.obs), host(sample.boot_obs), host(sample.actions));
         for (k, &(time, i)) in times.iter().enumerate() {
             assert!((returns[k] - want.returns[k]).abs() < 1e-5, "return of t = {time}, env {i}");
             assert!((discounts[k] - want.discounts[k]).abs() < 1e-6, "discount of t = {time}, env {i}");
@@ -325,7 +345,7 @@ mod tests {
     fn packed_u8_round_trips_exactly() {
         let device = Device::flex();
         let (bytes, envs) = (7usize, 2usize);
-        let mut buffer = ReplayBuffer::new(4, envs, 1, ObsStorage::PackedU8 { bytes }, &device).unwrap();
+        let mut buffer = ReplayBuffer::new(4, envs, 1, ObsStorage::PackedU8 { bytes }, 1, &device).unwrap();
         let frame = |t: usize, salt: usize| -> Vec<u8> {
             (0..envs * bytes).map(|k| ((k * 37 + t * 101 + salt) % 256) as u8).collect()
         };
@@ -339,7 +359,7 @@ mod tests {
             let step = ReplayStep {
                 obs: packed(&frame(t, 0)),
                 next_obs: packed(&frame(t, 200)),
-                actions: zeros.clone(),
+                actions: zeros.clone().unsqueeze_dim(1),
                 rewards: zeros.clone(),
                 terminated: zeros.clone(),
                 truncated: zeros,
@@ -362,7 +382,7 @@ mod tests {
         let device = Device::flex();
         let steps = history(10, 2, |t, i| (t == 3 && i == 1, false));
         for cap in [5usize, 1000] {
-            let mut buffer = ReplayBuffer::new(cap, 2, 3, ObsStorage::F32 { dim: 2 }, &device).unwrap();
+            let mut buffer = ReplayBuffer::new(cap, 2, 3, ObsStorage::F32 { dim: 2 }, 1, &device).unwrap();
             for step in &steps {
                 buffer.push(upload(step, &device)).unwrap();
             }
@@ -375,9 +395,9 @@ mod tests {
     #[test]
     fn bad_uses_are_errors() {
         let device = Device::flex();
-        assert!(ReplayBuffer::new(2, 1, 3, ObsStorage::F32 { dim: 2 }, &device).is_err());
-        assert!(ReplayBuffer::new(4, 0, 1, ObsStorage::F32 { dim: 2 }, &device).is_err());
-        let mut buffer = ReplayBuffer::new(4, 2, 2, ObsStorage::F32 { dim: 2 }, &device).unwrap();
+        assert!(ReplayBuffer::new(2, 1, 3, ObsStorage::F32 { dim: 2 }, 1, &device).is_err());
+        assert!(ReplayBuffer::new(4, 0, 1, ObsStorage::F32 { dim: 2 }, 1, &device).is_err());
+        let mut buffer = ReplayBuffer::new(4, 2, 2, ObsStorage::F32 { dim: 2 }, 1, &device).unwrap();
         let steps = history(2, 2, |_, _| (false, false));
         buffer.push(upload(&steps[0], &device)).unwrap();
         assert!(buffer.sample(&[0], 0.9).is_err(), "one step does not fill a 2-step window");

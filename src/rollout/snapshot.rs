@@ -21,9 +21,16 @@ struct Header {
     n_step: usize,
     storage: String,
     width: usize,
+    /// Values per action (files written before Box actions were stored hold discrete indices: 1).
+    #[serde(default = "one")]
+    action_width: usize,
     pushed: u64,
     /// Prioritized replay: leaf count and the largest priority seen.
     prioritized: Option<(usize, f64)>,
+}
+
+fn one() -> usize {
+    1
 }
 
 fn words_of_f32(t: &Tensor<1>) -> Result<Vec<u32>, String> {
@@ -52,12 +59,14 @@ impl ReplayBuffer {
     pub fn save(&self, prioritized: Option<&PrioritizedSampler>, path: &Path) -> Result<(), String> {
         let header = self.header(prioritized);
         let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-        let mut out = Vec::with_capacity(16 + json.len() + self.capacity() * (2 * self.storage.width() + 4) * 4);
+        let row = 2 * self.storage.width() + self.action_width() + 3;
+        let mut out = Vec::with_capacity(16 + json.len() + self.capacity() * row * 4);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(json.len() as u32).to_le_bytes());
         out.extend_from_slice(&json);
+        let actions = self.actions.clone().reshape([-1]);
         let mut columns = vec![obs_words(&self.obs)?, obs_words(&self.next_obs)?];
-        for t in [&self.actions, &self.rewards, &self.terminated, &self.truncated] {
+        for t in [&actions, &self.rewards, &self.terminated, &self.truncated] {
             columns.push(words_of_f32(t)?);
         }
         for column in columns {
@@ -120,11 +129,13 @@ impl ReplayBuffer {
                 }
             });
         }
-        let mut column = || -> Result<Tensor<1>, String> {
-            let values: Vec<f32> = read_words(take(slots, 4)?).into_iter().map(f32::from_bits).collect();
-            Ok(Tensor::from_data(TensorData::new(values, [slots]), &self.device))
+        let action_width = self.action_width();
+        let mut column = |width: usize| -> Result<Tensor<1>, String> {
+            let values: Vec<f32> = read_words(take(slots * width, 4)?).into_iter().map(f32::from_bits).collect();
+            Ok(Tensor::from_data(TensorData::new(values, [slots * width]), &self.device))
         };
-        let (actions, rewards, terminated, truncated) = (column()?, column()?, column()?, column()?);
+        let actions = column(action_width)?.reshape([slots, action_width]);
+        let (rewards, terminated, truncated) = (column(1)?, column(1)?, column(1)?);
         let priorities = match saved.prioritized {
             Some((leaves, _)) => {
                 let raw = take(leaves, 8)?;
@@ -155,6 +166,7 @@ impl ReplayBuffer {
             n_step: self.ring.n_step(),
             storage: format!("{:?}", self.storage),
             width: self.storage.width(),
+            action_width: self.action_width(),
             pushed: self.ring.pushed(),
             prioritized: prioritized.map(|p| (p.tree.capacity(), p.max_priority)),
         }
