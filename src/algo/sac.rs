@@ -283,6 +283,7 @@ pub fn actor_network(
     let seed = Stream::ModelInit.seed(config.debugging.seed);
     crate::model::seeded(bridge.device(), seed, || {
         SquashedGaussian::new(&config.training.policy_model_config.model(), obs, dim, bridge.device())
+            .map(crate::model::materialize)
     })
     .map_err(|e| Error::Config(format!("SAC actor: {e} ({})", config.environment.env)))
 }
@@ -426,6 +427,7 @@ impl Sac {
         let count = if t.twin_q { 2 } else { 1 };
         let critics = crate::model::seeded(bridge.device(), Stream::ModelInit.seed(seed) ^ 0x51ac, || {
             Critics::new(count, &t.q_model_config.model(), &spec.observation_space, action_dim, bridge.device())
+                .map(crate::model::materialize)
         })
         .map_err(|e| Error::Config(format!("SAC critics: {e} ({})", config.environment.env)))?;
         let critics = OnlineTarget::new(critics);

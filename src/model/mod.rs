@@ -135,6 +135,20 @@ pub fn seeded<T>(device: &Device, seed: u64, build: impl FnOnce() -> T) -> T {
     build()
 }
 
+/// `module` with every parameter drawn now. burn initialises parameters lazily, at their first use; a module
+/// built inside [`seeded`] and passed through this draws its weights under that seed and lock, not later from
+/// whatever the shared generator holds then.
+pub fn materialize<M: burn::module::Module>(module: M) -> M {
+    struct Touch;
+    impl burn::module::ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<burn::tensor::Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+    module
+}
+
 /// Loads `model.bpk` from a checkpoint folder into a module of the same layout.
 pub fn load_weights<M: burn::module::Module>(model: M, dir: &Path) -> Result<M, crate::Error> {
     load_weights_from(model, &dir.join("model.bpk"))
