@@ -113,7 +113,11 @@ fn actor_samples_lie_in_the_unit_box_and_greedy_is_tanh_of_the_mean() {
     let device = Device::flex();
     let model = ModelConfig { fcnet_hiddens: vec![8], ..Default::default() };
     let obs_space = myriad::envs::Space::bounded(vec![-1.0; 3], vec![1.0; 3]);
-    let actor = SquashedGaussian::new(&model, &obs_space, 2, &device).unwrap();
+    // Weights drawn under a fixed seed: the test does not depend on what other tests drew before it.
+    let actor = myriad::model::seeded(&device, 5, || {
+        SquashedGaussian::new(&model, &obs_space, 2, &device).map(myriad::model::materialize)
+    })
+    .unwrap();
     let obs = tensor2((0..30).map(|i| (i as f32 * 0.37).sin() * 5.0).collect(), [10, 3]);
     let eps = tensor2((0..20).map(|i| (i as f32 * 0.91).cos() * 3.0).collect(), [10, 2]);
     let sample = actor.sample(obs.clone(), eps);
