@@ -8,6 +8,7 @@
 //! `training_intensity` asks for on sampled minibatches with n-step targets from the target network; move the
 //! target network every `target_network_update_freq` env steps; reduce the metrics to a few scalars.
 
+use crate::algo::replay::{updates_owed, Drawn, Replay};
 use crate::algo::target::OnlineTarget;
 use crate::algo::{
     self, gradient_step, Algorithm, Counters, HasCounters, LearnerStats, SharedConfig, StepSums, Timers, TrainResult,
@@ -17,7 +18,7 @@ use crate::config::{AlgorithmConfig, Schedule};
 use crate::envs::{EpisodeStats, Space};
 use crate::model::{HeadNoise, QHeadConfig, QNetwork};
 use crate::returns::c51_project;
-use crate::rollout::{ObsStorage, PrioritizedSampler, ReplayBuffer, ReplayStep, StoredObs};
+use crate::rollout::{ObsStorage, ReplayStep, StoredObs};
 use crate::runners::{self, Bridge, Noise, NoiseKind, Policy, Stream, SyncRunner};
 use crate::Error;
 use burn::module::Module;
@@ -226,29 +227,15 @@ impl DqnConfig {
                 t.v_min, t.v_max, t.num_atoms
             ));
         }
-        let replay = &t.replay_buffer_config;
-        let rows = replay.capacity / n;
-        if rows <= t.n_step || replay.capacity < t.train_batch_size {
-            return bad(format!(
-                "training.replay_buffer_config.capacity ({}) must hold a batch of {} and more than n_step ({}) steps \
-                 of each of the {n} envs",
-                replay.capacity, t.train_batch_size, t.n_step
-            ));
-        }
+        let rows = t.replay_buffer_config.validate(n, t.train_batch_size, t.n_step)?;
         t.lr.validate("training.lr", 0.0..=f64::INFINITY).map_err(Error::Config)?;
         t.epsilon.validate("training.epsilon", 0.0..=1.0).map_err(Error::Config)?;
-        replay
-            .prioritized_replay_beta
-            .validate("training.replay_buffer_config.prioritized_replay_beta", 0.0..=1.0)
-            .map_err(Error::Config)?;
         for (name, v, lo, hi) in [
             ("training.gamma", t.gamma, 0.0, 1.0),
             ("training.tau", t.tau, f64::MIN_POSITIVE, 1.0),
             ("training.sigma0", t.sigma0, 0.0, f64::INFINITY),
             ("training.grad_clip", t.grad_clip, 0.0, f64::INFINITY),
             ("training.adam_epsilon", t.adam_epsilon, f64::MIN_POSITIVE, 1.0),
-            ("training.replay_buffer_config.prioritized_replay_alpha", replay.prioritized_replay_alpha, 0.0, 1.0),
-            ("training.replay_buffer_config.prioritized_replay_eps", replay.prioritized_replay_eps, 0.0, 1.0),
             ("training.training_intensity", t.training_intensity.unwrap_or(1.0), f64::MIN_POSITIVE, 1e6),
         ] {
             if !(v.is_finite() && v >= lo && v <= hi) {
@@ -329,8 +316,7 @@ pub struct Dqn {
     /// The target network without autodiff, as the updates read it.
     target: QNetwork,
     optimizer: ModuleOptimizer,
-    replay: ReplayBuffer,
-    prioritized: Option<PrioritizedSampler>,
+    replay: Replay,
     progress: DqnProgress,
 }
 
@@ -399,16 +385,10 @@ impl Dqn {
             Some(bytes) => ObsStorage::PackedU8 { bytes },
             None => ObsStorage::F32 { dim: spec.obs_dim() },
         };
-        let what = format!("the replay buffer ({} slots)", sizes.replay_rows as u128 * sizes.num_envs as u128);
-        let bytes = ReplayBuffer::bytes_for(sizes.replay_rows, sizes.num_envs, storage, 1);
-        bridge.env_device().check_fits(&what, bytes)?;
-        let replay = ReplayBuffer::new(sizes.replay_rows, sizes.num_envs, t.n_step, storage, 1, bridge.inner())
-            .map_err(Error::Config)?;
-        let prioritized = (t.replay_buffer_config.kind == ReplayKind::Prioritized).then(|| {
-            PrioritizedSampler::new(sizes.replay_rows * sizes.num_envs, t.replay_buffer_config.prioritized_replay_alpha)
-        });
+        let shape = (sizes.replay_rows, sizes.num_envs, t.n_step);
+        let replay = Replay::new(&t.replay_buffer_config, shape, storage, 1, &bridge)?;
         let progress = Default::default();
-        Ok(Self { config, sizes, runner, bridge, nets, target, optimizer, replay, prioritized, progress })
+        Ok(Self { config, sizes, runner, bridge, nets, target, optimizer, replay, progress })
     }
 
     pub fn config(&self) -> &DqnConfig {
@@ -461,19 +441,14 @@ impl Dqn {
                 }
                 _ => (StoredObs::F32(obs), StoredObs::F32(step.obs.clone() + (step.final_obs - step.obs) * done)),
             };
-            let pushed = self.replay.push(ReplayStep {
+            self.replay.push(ReplayStep {
                 obs: stored,
                 next_obs: next,
                 actions,
                 rewards: step.reward,
                 terminated: step.terminated,
                 truncated: step.truncated,
-            });
-            let pushed = pushed.map_err(Error::Device)?;
-            if let Some(p) = &mut self.prioritized {
-                p.remove_slots(pushed.written);
-                p.add_slots(pushed.ready);
-            }
+            })?;
         }
         let sampled = (horizon * n) as u64;
         let sampling_s = started.elapsed().as_secs_f64();
@@ -481,7 +456,11 @@ impl Dqn {
         // ---- 2. Update: gradient steps on replayed minibatches with n-step targets ----
         let update_start = Instant::now();
         let learning = steps_at_start + sampled >= t.num_steps_sampled_before_learning_starts;
-        let updates = if learning && !self.replay.is_empty() { self.updates_owed(sampled) } else { 0 };
+        let updates = if learning && !self.replay.is_empty() {
+            updates_owed(t.training_intensity, t.train_batch_size, sampled, &mut self.progress.update_debt)
+        } else {
+            0
+        };
         let mut sums = StepSums::<4>::default();
         for _ in 0..updates {
             sums.add(self.update(&mut noise, &mut replay_noise, beta, lr)?);
@@ -532,7 +511,7 @@ impl Dqn {
             replay_buffer_size: self.replay.len() as u64,
             curr_epsilon: epsilon,
             learning_rate: lr,
-            curr_beta: if self.prioritized.is_some() { beta } else { 0.0 },
+            curr_beta: if self.replay.is_prioritized() { beta } else { 0.0 },
         };
         let timers = Timers {
             env_runner_sampling: sampling_s,
@@ -550,21 +529,6 @@ impl Dqn {
 
         // ---- Evaluation, every `evaluation_interval` iterations ----
         self.with_periodic_evaluation(result)
-    }
-
-    /// Gradient updates this iteration owes: `training_intensity × sampled / train_batch_size`, the fraction
-    /// carried over; one per iteration when unset.
-    fn updates_owed(&mut self, sampled: u64) -> u64 {
-        let t = &self.config.training;
-        match t.training_intensity {
-            None => 1,
-            Some(intensity) => {
-                let owed = self.progress.update_debt + intensity * sampled as f64 / t.train_batch_size as f64;
-                let whole = owed.floor();
-                self.progress.update_debt = owed - whole;
-                whole as u64
-            }
-        }
     }
 
     /// Fresh noisy-net noise for `net` (standard normals drawn on the device), or `None` without noisy layers.
@@ -588,19 +552,10 @@ impl Dqn {
     ) -> Result<[Tensor<1>; 4], Error> {
         let t = &self.config.training;
         let b = t.train_batch_size;
-        // Which transitions: uniform draws, or the sum tree's proportional draws with importance weights. Only
-        // the B start indices (and, prioritized, B weights up and B priorities down) cross to the host.
-        let (starts, weights) = match &self.prioritized {
-            None => (self.replay.sample_uniform(&replay_noise.words(b)), None),
-            Some(p) => {
-                let (slots, weights) = p.sample(&replay_noise.sample(NoiseKind::Uniform, b), beta, self.replay.len());
-                (slots, Some(weights))
-            }
-        };
-        let (sample, uploaded) = self.replay.sample(&starts, t.gamma).map_err(Error::Device)?;
-        self.bridge.count(uploaded as usize, 0);
+        // Which transitions: only the B start indices (and, prioritized, B weights up and B priorities down)
+        // cross between host and device.
+        let Drawn { starts, sample, weights } = self.replay.draw(replay_noise, b, beta, t.gamma, &self.bridge)?;
         let actions = sample.indices();
-        let weights = weights.map(|w| self.bridge.from_vec(w));
         let online_noise = self.head_noise(&self.nets.online, noise)?;
         let target_noise = self.head_noise(&self.nets.online, noise)?;
 
@@ -644,10 +599,8 @@ impl Dqn {
             None => per_sample.mean(),
         };
         let norm = gradient_step(&mut self.optimizer, &mut self.nets.online, loss.clone(), lr, t.grad_clip);
-        if let Some(p) = &mut self.prioritized {
-            let td = self.bridge.to_vec(td_abs.clone())?;
-            p.update(&starts, &td, t.replay_buffer_config.prioritized_replay_eps);
-        }
+        let eps = t.replay_buffer_config.prioritized_replay_eps;
+        self.replay.update_priorities(&starts, td_abs.clone(), eps, &self.bridge)?;
         Ok([loss.detach(), q_taken.detach().mean(), td_abs.mean(), norm])
     }
 }
@@ -710,11 +663,7 @@ impl Algorithm for Dqn {
             algo::save_optimizer(&self.optimizer, dir)?,
         ];
         if self.config.training.store_buffer_in_checkpoints {
-            let path = dir.join("replay.bin");
-            self.replay
-                .save(self.prioritized.as_ref(), &path)
-                .map_err(|e| Error::Io(format!("writing a checkpoint (replay.bin): {e}")))?;
-            files.push("replay.bin".into());
+            files.push(self.replay.save(dir)?);
         }
         Ok(files)
     }
@@ -728,11 +677,8 @@ impl Algorithm for Dqn {
         self.nets.target = crate::model::load_weights_from(self.nets.target.clone(), &dir.join("target.bpk"))?;
         self.target = self.nets.target.valid();
         self.optimizer = algo::load_optimizer(&self.optimizer, dir)?;
-        let replay = dir.join("replay.bin");
-        if self.config.training.store_buffer_in_checkpoints && replay.is_file() {
-            self.replay
-                .load(self.prioritized.as_mut(), &replay)
-                .map_err(|e| Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", replay.display())))?;
+        if self.config.training.store_buffer_in_checkpoints {
+            self.replay.load(dir)?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ pub mod dqn;
 pub mod impala;
 pub mod ppo;
 pub mod pqn;
+pub mod replay;
 pub mod sac;
 pub mod target;
 

@@ -17,14 +17,15 @@
 //!
 //! The iteration's metrics are reduced on the device to a few scalars, the only read back to the host.
 
-use crate::algo::dqn::{ReplayBufferConfig, ReplayKind};
+use crate::algo::dqn::ReplayBufferConfig;
+use crate::algo::replay::{updates_owed, Drawn, Replay};
 use crate::algo::target::OnlineTarget;
 use crate::algo::{self, gradient_step, Algorithm, Counters, HasCounters, LearnerStats, SharedConfig, StepSums};
 use crate::algo::{Timers, TrainResult, Training};
 use crate::config::{AlgorithmConfig, Schedule};
 use crate::envs::{EnvSpec, EpisodeStats, Space};
 use crate::model::{Activation, Critics, ModelConfig, SquashedGaussian};
-use crate::rollout::{ObsStorage, PrioritizedSampler, ReplayBuffer, ReplayStep, StoredObs};
+use crate::rollout::{ObsStorage, ReplayStep, StoredObs};
 use crate::runners::{self, Bridge, Noise, NoiseKind, Policy, Stream, SyncRunner};
 use crate::Error;
 use burn::module::{Module, Param};
@@ -201,25 +202,13 @@ impl SacConfig {
         if t.n_step == 0 {
             return bad("training.n_step must be at least 1".into());
         }
-        let replay = &t.replay_buffer_config;
-        let rows = replay.capacity / n;
-        if rows <= t.n_step || replay.capacity < t.train_batch_size {
-            return bad(format!(
-                "training.replay_buffer_config.capacity ({}) must hold a batch of {} and more than n_step ({}) steps \
-                 of each of the {n} envs",
-                replay.capacity, t.train_batch_size, t.n_step
-            ));
-        }
+        let rows = t.replay_buffer_config.validate(n, t.train_batch_size, t.n_step)?;
         for (name, lr) in [("training.actor_lr", &t.actor_lr), ("training.critic_lr", &t.critic_lr)]
             .into_iter()
             .chain([("training.alpha_lr", &t.alpha_lr)])
         {
             lr.validate(name, 0.0..=f64::INFINITY).map_err(Error::Config)?;
         }
-        replay
-            .prioritized_replay_beta
-            .validate("training.replay_buffer_config.prioritized_replay_beta", 0.0..=1.0)
-            .map_err(Error::Config)?;
         if !(t.tau.is_finite() && t.tau > 0.0 && t.tau <= 1.0) {
             return bad(format!("training.tau = {} is outside (0, 1]", t.tau));
         }
@@ -236,8 +225,6 @@ impl SacConfig {
         for (name, v, lo, hi) in [
             ("training.gamma", t.gamma, 0.0, 1.0),
             ("training.grad_clip", t.grad_clip, 0.0, f64::MAX),
-            ("training.replay_buffer_config.prioritized_replay_alpha", replay.prioritized_replay_alpha, 0.0, 1.0),
-            ("training.replay_buffer_config.prioritized_replay_eps", replay.prioritized_replay_eps, 0.0, 1.0),
             ("training.training_intensity", t.training_intensity.unwrap_or(1.0), f64::MIN_POSITIVE, 1e6),
         ] {
             if !(v.is_finite() && v >= lo && v <= hi) {
@@ -404,11 +391,9 @@ pub struct Sac {
     actor_optimizer: ModuleOptimizer,
     critic_optimizer: ModuleOptimizer,
     alpha_optimizer: ModuleOptimizer,
-    replay: ReplayBuffer,
-    prioritized: Option<PrioritizedSampler>,
+    replay: Replay,
     /// `[N, A]`: each env's last exploration draw ε_{t−1} (with `action_noise_correlation` > 0).
     exploration: Tensor<2>,
-    action_dim: usize,
     target_entropy: f64,
     progress: SacProgress,
 }
@@ -425,7 +410,7 @@ impl Sac {
         let action_dim = actor.dim();
         let target_entropy = t.target_entropy.resolve(action_dim).map_err(Error::Config)?;
         let count = if t.twin_q { 2 } else { 1 };
-        let critics = crate::model::seeded(bridge.device(), Stream::ModelInit.seed(seed) ^ 0x51ac, || {
+        let critics = crate::model::seeded(bridge.device(), Stream::CriticInit.seed(seed), || {
             Critics::new(count, &t.q_model_config.model(), &spec.observation_space, action_dim, bridge.device())
                 .map(crate::model::materialize)
         })
@@ -434,16 +419,8 @@ impl Sac {
         let target = critics.target.valid();
         let temperature = Temperature::new(t.initial_alpha, bridge.device());
         let storage = ObsStorage::F32 { dim: spec.obs_dim() };
-        let what = format!("the replay buffer ({} slots)", sizes.replay_rows as u128 * sizes.num_envs as u128);
-        bridge
-            .env_device()
-            .check_fits(&what, ReplayBuffer::bytes_for(sizes.replay_rows, sizes.num_envs, storage, action_dim))?;
-        let replay =
-            ReplayBuffer::new(sizes.replay_rows, sizes.num_envs, t.n_step, storage, action_dim, bridge.inner())
-                .map_err(Error::Config)?;
-        let prioritized = (t.replay_buffer_config.kind == ReplayKind::Prioritized).then(|| {
-            PrioritizedSampler::new(sizes.replay_rows * sizes.num_envs, t.replay_buffer_config.prioritized_replay_alpha)
-        });
+        let shape = (sizes.replay_rows, sizes.num_envs, t.n_step);
+        let replay = Replay::new(&t.replay_buffer_config, shape, storage, action_dim, &bridge)?;
         let exploration = Tensor::zeros([sizes.num_envs, action_dim], bridge.inner());
         let adam = || AdamConfig::new().init();
         Ok(Self {
@@ -459,9 +436,7 @@ impl Sac {
             critic_optimizer: adam(),
             alpha_optimizer: adam(),
             replay,
-            prioritized,
             exploration,
-            action_dim,
             target_entropy,
             progress: SacProgress::default(),
         })
@@ -486,7 +461,7 @@ impl Sac {
         let started = Instant::now();
         let transfers_before = self.bridge.transfers();
         let t = self.config.training.clone();
-        let (n, horizon, a) = (self.sizes.num_envs, self.sizes.horizon, self.action_dim);
+        let (n, horizon, a) = (self.sizes.num_envs, self.sizes.horizon, self.actor.dim());
         let seed = self.config.debugging.seed;
         let mut noise = Stream::Iteration(self.progress.counters.iteration).noise(seed);
         let mut replay_noise = Stream::Replay(self.progress.counters.iteration).noise(seed);
@@ -519,19 +494,14 @@ impl Sac {
             let step = self.runner.step(&self.bridge, actions.clone())?;
             let done = step.terminated.clone().max_pair(step.truncated.clone()).unsqueeze_dim::<2>(1); // [N, 1]
             let next = step.obs.clone() + (step.final_obs - step.obs) * done;
-            let pushed = self.replay.push(ReplayStep {
+            self.replay.push(ReplayStep {
                 obs: StoredObs::F32(obs),
                 next_obs: StoredObs::F32(next),
                 actions,
                 rewards: step.reward,
                 terminated: step.terminated,
                 truncated: step.truncated,
-            });
-            let pushed = pushed.map_err(Error::Device)?;
-            if let Some(p) = &mut self.prioritized {
-                p.remove_slots(pushed.written);
-                p.add_slots(pushed.ready);
-            }
+            })?;
         }
         let sampled = (horizon * n) as u64;
         let sampling_s = started.elapsed().as_secs_f64();
@@ -539,7 +509,11 @@ impl Sac {
         // ---- 2. Update: critics, actor, temperature and targets on replayed minibatches ----
         let update_start = Instant::now();
         let learning = steps_at_start + sampled >= t.num_steps_sampled_before_learning_starts;
-        let updates = if learning && !self.replay.is_empty() { self.updates_owed(sampled) } else { 0 };
+        let updates = if learning && !self.replay.is_empty() {
+            updates_owed(t.training_intensity, t.train_batch_size, sampled, &mut self.progress.update_debt)
+        } else {
+            0
+        };
         let mut sums = StepSums::<8>::default();
         for _ in 0..updates {
             sums.add(self.update(&mut noise, &mut replay_noise, beta, (actor_lr, critic_lr, alpha_lr))?);
@@ -596,7 +570,7 @@ impl Sac {
             actor_gradients_global_norm: mean(7),
             num_gradient_updates: updates,
             replay_buffer_size: self.replay.len() as u64,
-            curr_beta: if self.prioritized.is_some() { beta } else { 0.0 },
+            curr_beta: if self.replay.is_prioritized() { beta } else { 0.0 },
         };
         let timers = Timers {
             env_runner_sampling: sampling_s,
@@ -616,21 +590,6 @@ impl Sac {
         self.with_periodic_evaluation(result)
     }
 
-    /// Gradient updates this iteration owes: `training_intensity × sampled / train_batch_size`, the fraction
-    /// carried over; one per iteration when unset.
-    fn updates_owed(&mut self, sampled: u64) -> u64 {
-        let t = &self.config.training;
-        match t.training_intensity {
-            None => 1,
-            Some(intensity) => {
-                let owed = self.progress.update_debt + intensity * sampled as f64 / t.train_batch_size as f64;
-                let whole = owed.floor();
-                self.progress.update_debt = owed - whole;
-                whole as u64
-            }
-        }
-    }
-
     /// Q' ← τ·Q + (1 − τ)·Q'.
     fn move_targets(&mut self) {
         self.critics.polyak_update(self.config.training.tau);
@@ -647,17 +606,8 @@ impl Sac {
         (actor_lr, critic_lr, alpha_lr): (f64, f64, f64),
     ) -> Result<[Tensor<1>; 8], Error> {
         let t = &self.config.training;
-        let (b, a) = (t.train_batch_size, self.action_dim);
-        let (starts, weights) = match &self.prioritized {
-            None => (self.replay.sample_uniform(&replay_noise.words(b)), None),
-            Some(p) => {
-                let (slots, weights) = p.sample(&replay_noise.sample(NoiseKind::Uniform, b), beta, self.replay.len());
-                (slots, Some(weights))
-            }
-        };
-        let (sample, uploaded) = self.replay.sample(&starts, t.gamma).map_err(Error::Device)?;
-        self.bridge.count(uploaded as usize, 0);
-        let weights = weights.map(|w| self.bridge.from_vec(w));
+        let (b, a) = (t.train_batch_size, self.actor.dim());
+        let Drawn { starts, sample, weights } = self.replay.draw(replay_noise, b, beta, t.gamma, &self.bridge)?;
         let eps = self.bridge.noise(noise, (NoiseKind::Normal, a), b, 2)?;
         let alpha = self.temperature.log_alpha().detach().exp();
 
@@ -694,10 +644,8 @@ impl Sac {
         let temperature_loss = alpha_loss(self.temperature.log_alpha(), log_prob.clone(), self.target_entropy);
         gradient_step(&mut self.alpha_optimizer, &mut self.temperature, temperature_loss.clone(), alpha_lr, 0.0);
 
-        if let Some(p) = &mut self.prioritized {
-            let td = self.bridge.to_vec(td_abs.clone())?;
-            p.update(&starts, &td, t.replay_buffer_config.prioritized_replay_eps);
-        }
+        let eps = t.replay_buffer_config.prioritized_replay_eps;
+        self.replay.update_priorities(&starts, td_abs.clone(), eps, &self.bridge)?;
         Ok([
             critic_loss.detach(),
             actor_loss.detach(),
@@ -723,7 +671,7 @@ impl Sac {
         let path = dir.join("exploration.bin");
         let corrupt = |why: String| Error::Checkpoint(format!("{} is unreadable or corrupt: {why}", path.display()));
         let bytes = std::fs::read(&path).map_err(|e| corrupt(e.to_string()))?;
-        let (n, a) = (self.sizes.num_envs, self.action_dim);
+        let (n, a) = (self.sizes.num_envs, self.actor.dim());
         if bytes.len() != n * a * 4 {
             return Err(corrupt(format!(
                 "{} bytes, this run's {n} envs × {a} action values need {}",
@@ -792,10 +740,7 @@ impl Algorithm for Sac {
             self.save_exploration(dir)?,
         ];
         if self.config.training.store_buffer_in_checkpoints {
-            self.replay
-                .save(self.prioritized.as_ref(), &dir.join("replay.bin"))
-                .map_err(|e| Error::Io(format!("writing a checkpoint (replay.bin): {e}")))?;
-            files.push("replay.bin".into());
+            files.push(self.replay.save(dir)?);
         }
         Ok(files)
     }
@@ -815,11 +760,8 @@ impl Algorithm for Sac {
         self.critic_optimizer = algo::load_optimizer_from(&self.critic_optimizer, dir, "critic_optimizer.bpk")?;
         self.alpha_optimizer = algo::load_optimizer_from(&self.alpha_optimizer, dir, "alpha_optimizer.bpk")?;
         self.load_exploration(dir)?;
-        let replay = dir.join("replay.bin");
-        if self.config.training.store_buffer_in_checkpoints && replay.is_file() {
-            self.replay
-                .load(self.prioritized.as_mut(), &replay)
-                .map_err(|e| Error::Checkpoint(format!("{} is unreadable or corrupt: {e}", replay.display())))?;
+        if self.config.training.store_buffer_in_checkpoints {
+            self.replay.load(dir)?;
         }
         Ok(())
     }

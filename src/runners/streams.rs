@@ -11,6 +11,8 @@ pub enum Stream {
     TrainingEnvs,
     /// The network's initial weights.
     ModelInit,
+    /// A second network's initial weights (SAC's critics beside its actor).
+    CriticInit,
     /// Iteration k's learner draws: sampled actions, minibatch permutations, exploration, noisy-net noise.
     Iteration(u64),
     /// Iteration k's replay sampling (which transitions train, prioritized draws).
@@ -38,6 +40,7 @@ const EVALUATION_OFFSET: u64 = 1_000_003;
 const ATARI_RESTART_OFFSET: u64 = 0x5eed_0000_0000;
 const RUNNER_OFFSET: u64 = 0x7a1e_0000_0000_0000;
 const RUNNER_ACTIONS_SALT: u64 = 0x000a_c710_a5ee;
+const CRITIC_INIT_SALT: u64 = 0x51ac;
 
 impl Stream {
     /// The seed of an env batch or an initialiser for this purpose in a run seeded with `seed`.
@@ -46,6 +49,7 @@ impl Stream {
             Stream::TrainingEnvs | Stream::ModelInit => seed,
             Stream::EvaluationEnvs(k) => seed.wrapping_add(EVALUATION_OFFSET).wrapping_add(k << 20),
             Stream::AtariRestart => seed.wrapping_add(ATARI_RESTART_OFFSET),
+            Stream::CriticInit => seed ^ CRITIC_INIT_SALT,
             // Runner r's envs take seeds r·2^32 + generation·2^24 + i above the run's (env i of its batch), so
             // no two runners nor two starts of one runner replay the same episodes.
             Stream::RunnerEnvs { runner, generation } => seed
@@ -99,5 +103,6 @@ mod tests {
         assert_ne!(Stream::EvaluationEnvs(1).seed(3), Stream::EvaluationEnvs(2).seed(3));
         let runner = |runner, generation| Stream::RunnerEnvs { runner, generation }.seed(3);
         assert!(runner(0, 0) != runner(1, 0) && runner(0, 0) != runner(0, 1) && runner(0, 0) != 3);
+        assert_ne!(Stream::CriticInit.seed(3), Stream::ModelInit.seed(3));
     }
 }
