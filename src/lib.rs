@@ -1,8 +1,9 @@
 //! # Myriad
 //!
 //! GPU-first reinforcement learning: thousands of batched environments stepped on the device, next to the
-//! model. This crate holds the learners (PPO), their configs, checkpoints, metrics and the command-line tools;
-//! the environments, spaces, registry and device layer live in [`myriad_envs`], re-exported here as [`envs`].
+//! model. This crate holds the learners (PPO, APPO, IMPALA, DQN/Rainbow, PQN, SAC), their configs, checkpoints,
+//! metrics and the command-line tools; the environments, spaces, registry and device layer live in
+//! [`myriad_envs`], re-exported here as [`envs`].
 
 /// Atari games through the Arcade Learning Environment (feature `atari`).
 #[cfg(feature = "atari")]
@@ -10,6 +11,7 @@ pub use myriad_atari as atari;
 pub use myriad_envs as envs;
 
 pub mod algo;
+pub mod allocator;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

@@ -9,6 +9,9 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: myriad::allocator::Allocator = myriad::allocator::Allocator;
+
 /// Myriad: batched reinforcement-learning environments and learners on CPU, wgpu and CUDA.
 #[derive(Parser)]
 #[command(name = "myriad", version, about, long_about = None)]
