@@ -622,12 +622,6 @@ impl Algorithm for Dqn {
         Dqn::train(self)
     }
 
-    fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<runners::EvalSummary, Error> {
-        let epsilon = self.config.training.epsilon.value_at(self.progress.counters.env_steps);
-        let policy = QPolicy { net: self.nets.online.valid(), epsilon };
-        runners::evaluate(&policy, &self.config.environment, &self.bridge, episodes, explore, seed)
-    }
-
     fn config(&self) -> &dyn SharedConfig {
         &self.config
     }
@@ -670,6 +664,17 @@ impl Algorithm for Dqn {
 
     fn policy_layout(&self) -> Vec<Vec<usize>> {
         crate::model::layout_of(&self.nets.online)
+    }
+
+    fn policy(&self) -> Box<dyn runners::Policy + '_> {
+        Box::new(QPolicy {
+            net: self.nets.online.valid(),
+            epsilon: self.config.training.epsilon.value_at(self.progress.counters.env_steps),
+        })
+    }
+
+    fn bridge(&self) -> &runners::Bridge {
+        &self.bridge
     }
 
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {

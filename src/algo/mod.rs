@@ -18,9 +18,9 @@ pub use pqn::{Pqn, PqnConfig, PqnStats, PqnTraining};
 pub use sac::{Sac, SacConfig, SacStats, SacTraining};
 pub use target::OnlineTarget;
 
-use crate::config::{AlgorithmConfig, EvaluationConfig};
+use crate::config::{AlgorithmConfig, EnvironmentConfig, EvaluationConfig};
 use crate::envs::EnvSpec;
-use crate::runners::{EvalSummary, Stream, SyncRunner};
+use crate::runners::{Bridge, EvalSummary, Policy, Stream, SyncRunner};
 use crate::Error;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
@@ -37,9 +37,6 @@ pub trait Algorithm {
     fn name(&self) -> &'static str;
     /// One training iteration.
     fn train(&mut self) -> Result<TrainResult, Error>;
-    /// Plays `episodes` episodes with the current policy on a fresh batch of envs seeded with `seed` (one episode
-    /// per env), greedily or, with `explore`, as in training.
-    fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<EvalSummary, Error>;
     /// The run's config, as the shared code reads it.
     fn config(&self) -> &dyn SharedConfig;
     /// The training envs, where the learner's thread owns them (`None` where runner threads do).
@@ -61,6 +58,16 @@ pub trait Algorithm {
     /// The shape of every parameter of the policy's model ([`crate::model::layout_of`]), which a checkpoint's
     /// manifest records and a restore compares.
     fn policy_layout(&self) -> Vec<Vec<usize>>;
+    /// The current policy, for inference: what [`Algorithm::evaluate_with_seed`] plays.
+    fn policy(&self) -> Box<dyn Policy + '_>;
+    /// The bridge between the envs and the learner's device.
+    fn bridge(&self) -> &Bridge;
+
+    /// Plays `episodes` episodes with the current policy on a fresh batch of envs seeded with `seed` (one episode
+    /// per env), greedily or, with `explore`, as in training.
+    fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<EvalSummary, Error> {
+        crate::runners::evaluate(&*self.policy(), self.config().environment(), self.bridge(), episodes, explore, seed)
+    }
 
     /// The run's seed (`debugging.seed`).
     fn seed(&self) -> u64 {
@@ -105,6 +112,8 @@ pub trait Algorithm {
 
 /// The parts of an [`AlgorithmConfig`] that shared code reads, whatever its `training` group.
 pub trait SharedConfig {
+    /// The `environment` group.
+    fn environment(&self) -> &EnvironmentConfig;
     /// The `evaluation` group.
     fn evaluation(&self) -> &EvaluationConfig;
     /// `debugging.seed`.
@@ -114,6 +123,10 @@ pub trait SharedConfig {
 }
 
 impl<T: Serialize> SharedConfig for AlgorithmConfig<T> {
+    fn environment(&self) -> &EnvironmentConfig {
+        &self.environment
+    }
+
     fn evaluation(&self) -> &EvaluationConfig {
         &self.evaluation
     }

@@ -434,10 +434,6 @@ impl Algorithm for Ppo {
         Ppo::train(self)
     }
 
-    fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<runners::EvalSummary, Error> {
-        runners::evaluate(&self.model.valid(), &self.config.environment, &self.bridge, episodes, explore, seed)
-    }
-
     fn config(&self) -> &dyn SharedConfig {
         &self.config
     }
@@ -472,6 +468,14 @@ impl Algorithm for Ppo {
 
     fn policy_layout(&self) -> Vec<Vec<usize>> {
         crate::model::layout_of(&self.model)
+    }
+
+    fn policy(&self) -> Box<dyn runners::Policy + '_> {
+        Box::new(self.model.valid())
+    }
+
+    fn bridge(&self) -> &runners::Bridge {
+        &self.bridge
     }
 
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {

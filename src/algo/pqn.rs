@@ -315,12 +315,6 @@ impl Algorithm for Pqn {
         Pqn::train(self)
     }
 
-    fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<runners::EvalSummary, Error> {
-        let epsilon = self.config.training.epsilon.value_at(self.progress.counters.env_steps);
-        let policy = QPolicy { net: self.net.valid(), epsilon };
-        runners::evaluate(&policy, &self.config.environment, &self.bridge, episodes, explore, seed)
-    }
-
     fn config(&self) -> &dyn SharedConfig {
         &self.config
     }
@@ -355,6 +349,17 @@ impl Algorithm for Pqn {
 
     fn policy_layout(&self) -> Vec<Vec<usize>> {
         crate::model::layout_of(&self.net)
+    }
+
+    fn policy(&self) -> Box<dyn runners::Policy + '_> {
+        Box::new(QPolicy {
+            net: self.net.valid(),
+            epsilon: self.config.training.epsilon.value_at(self.progress.counters.env_steps),
+        })
+    }
+
+    fn bridge(&self) -> &runners::Bridge {
+        &self.bridge
     }
 
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {

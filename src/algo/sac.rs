@@ -695,11 +695,6 @@ impl Algorithm for Sac {
         Sac::train(self)
     }
 
-    fn evaluate_with_seed(&self, episodes: usize, explore: bool, seed: u64) -> Result<runners::EvalSummary, Error> {
-        let policy = SacPolicy { actor: self.actor.valid() };
-        runners::evaluate(&policy, &self.config.environment, &self.bridge, episodes, explore, seed)
-    }
-
     fn config(&self) -> &dyn SharedConfig {
         &self.config
     }
@@ -747,6 +742,14 @@ impl Algorithm for Sac {
 
     fn policy_layout(&self) -> Vec<Vec<usize>> {
         crate::model::layout_of(&self.actor)
+    }
+
+    fn policy(&self) -> Box<dyn runners::Policy + '_> {
+        Box::new(SacPolicy { actor: self.actor.valid() })
+    }
+
+    fn bridge(&self) -> &runners::Bridge {
+        &self.bridge
     }
 
     fn load_learner(&mut self, dir: &Path) -> Result<(), Error> {

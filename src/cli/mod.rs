@@ -6,10 +6,9 @@ use myriad::algo::{
     self, Algorithm, AppoTraining, DqnTraining, ImpalaTraining, PpoTraining, PqnTraining, SacTraining, TrainResult,
     Training,
 };
-use myriad::config::AlgorithmConfig;
 use myriad::envs::Backend;
-use myriad::run::{run, RunOptions, Start, Stop};
-use myriad::{checkpoint, config, tuned, Error, Result};
+use myriad::run::{load_config, run, ConfigSource, RunOptions, Start, Stop};
+use myriad::{checkpoint, Error, Result};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -154,7 +153,18 @@ pub fn train(command: TrainCommand) -> Result<ExitCode> {
 fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
     // A resumed checkpoint is opened (its files verified) once; its config and its state are read from that.
     let resumed = args.resume.as_deref().map(checkpoint::open).transpose()?;
-    let (mut config, file_stop, origin) = load_config::<T>(cli, &args, resumed.as_ref())?;
+    let text;
+    let file_name;
+    let source = match (&args.resume, &resumed, &args.config) {
+        (Some(path), Some(checkpoint), _) => ConfigSource::Resumed { path, checkpoint },
+        (_, _, Some(path)) => {
+            text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+            file_name = path.display().to_string();
+            ConfigSource::Text { text: &text, origin: &file_name }
+        }
+        _ => ConfigSource::Tuned,
+    };
+    let (mut config, file_stop, origin) = load_config::<T>(cli, args.env.as_deref(), source, &args.set)?;
     file_stop.validate()?;
     if let Some(n) = args.num_envs {
         config.env_runners.num_envs_per_env_runner = n;
@@ -249,106 +259,6 @@ fn train_with<T: Training>(cli: &str, args: TrainArgs) -> Result<ExitCode> {
         println!("{line}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The config of a run: the resumed checkpoint's, a file's, or the env's tuned one (else the algorithm's
-/// defaults), then `--set` overrides.
-fn load_config<T: Training>(
-    cli: &str,
-    args: &TrainArgs,
-    resumed: Option<&checkpoint::Opened>,
-) -> Result<(AlgorithmConfig<T>, Stop, String)> {
-    // `--set environment.env=ID` names the env as --env does (and picks its tuned config); the two must agree.
-    let mut env = args.env.clone();
-    for item in &args.set {
-        if let Some((path, value)) = item.split_once('=') {
-            if path.trim() == "environment.env" {
-                let value = value.trim().trim_matches('"').to_string();
-                if env.as_ref().is_some_and(|e| *e != value) {
-                    return Err(Error::Config(format!(
-                        "--env {} and --set environment.env={} name different envs; give one",
-                        algo::clip(env.as_deref().unwrap_or(""), 100),
-                        algo::clip(&value, 100)
-                    )));
-                }
-                env = Some(value);
-            }
-        }
-    }
-    let (mut config, stop, origin) = if let (Some(path), Some(checkpoint)) = (&args.resume, resumed) {
-        let config: AlgorithmConfig<T> = checkpoint::config_of(checkpoint)?;
-        if let Some(env) = &env {
-            if *env != config.environment.env {
-                return Err(Error::Checkpoint(format!(
-                    "{} was trained on {}, not {}",
-                    path.display(),
-                    config.environment.env,
-                    algo::clip(env, 100)
-                )));
-            }
-        }
-        (config, Stop::default(), format!("resumed from {}", path.display()))
-    } else if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-        let origin = path.display().to_string();
-        let names_env = text
-            .parse::<toml::Table>()
-            .ok()
-            .and_then(|t| t.get("environment").and_then(|e| e.get("env")).map(|_| ()))
-            .is_some();
-        if !names_env && env.is_none() {
-            return Err(Error::Config(format!(
-                "{origin} names no env (environment.env); add it to the file or give --env ID"
-            )));
-        }
-        let (mut config, stop) = tuned::parse::<T>(&text, &origin)?;
-        if let Some(env) = &env {
-            config.environment.env = env.clone();
-        }
-        (config, stop, origin)
-    } else {
-        let env = env.ok_or_else(|| Error::Config("give --env ID, --config FILE or --resume DIR".into()))?;
-        if !myriad::runners::is_atari_id(&env) {
-            myriad::envs::registry::lookup(&env)?;
-        }
-        match tuned::find(cli, &env) {
-            Some(t) => {
-                let (config, stop) = tuned::parse::<T>(t.text, t.file)?;
-                (config, stop, format!("tuned/{}", t.file))
-            }
-            None => {
-                let mut config = T::defaults_for(cli);
-                config.environment = config::EnvironmentConfig { env, ..Default::default() };
-                (config, Stop::default(), format!("{} defaults", cli))
-            }
-        }
-    };
-    if !args.set.is_empty() {
-        let keys: Vec<&str> = args.set.iter().filter_map(|i| i.split_once('=').map(|(k, _)| k.trim())).collect();
-        for key in &keys {
-            if let Some(key) = key.strip_prefix("training.") {
-                algo::check_training_key::<T>(key).map_err(Error::Config)?;
-            }
-        }
-        config = config::apply_overrides(&config, &args.set).map_err(Error::Config)?;
-        // Where the rollout is train_batch_size long, setting it makes the fragment derived from it again (a tuned
-        // config fixes env_runners.rollout_fragment_length, which would otherwise win silently).
-        let rollout_batch = config.training.rollout_batch().filter(|_| keys.contains(&"training.train_batch_size"));
-        if rollout_batch.is_some() && !keys.contains(&"env_runners.rollout_fragment_length") {
-            config.env_runners.rollout_fragment_length = 0;
-        }
-        if let Some(batch) = rollout_batch.filter(|_| config.env_runners.rollout_fragment_length != 0) {
-            let (n, t) = (config.env_runners.num_envs_per_env_runner, config.env_runners.rollout_fragment_length);
-            if n.checked_mul(t) != Some(batch) {
-                return Err(Error::Config(format!(
-                    "training.train_batch_size = {batch} but {n} envs × env_runners.rollout_fragment_length {t} = \
-                     {} steps per iteration; set one of them (rollout_fragment_length = 0 derives it)",
-                    n as u128 * t as u128
-                )));
-            }
-        }
-    }
-    Ok((config, stop, origin))
 }
 
 /// A finite number (clap value parser).

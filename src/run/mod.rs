@@ -3,8 +3,10 @@
 //! a model whose loss went non-finite. The run folder is held by one run at a time ([`RunFolder`]).
 
 mod folder;
+pub mod setup;
 
 pub use folder::{RunFolder, Start};
+pub use setup::{build, load_config, Built, ConfigSource};
 
 use crate::algo::{Algorithm, TrainResult};
 use crate::metrics::RunLog;

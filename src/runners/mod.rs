@@ -59,6 +59,34 @@ pub trait Behaviour {
     fn act(&self, obs: Tensor<2>, eps: Tensor<2>) -> Acted;
 }
 
+/// Actions for observations given on the host, for inference outside the training loop (the Python package's
+/// `compute_actions`). `obs` holds `[B, obs_dim]` values as the learner sees them (Atari frames scaled to
+/// [0, 1]); the actions come back `[B, A]` flattened in the env's own space: discrete actions as indices, Box
+/// actions mapped to the bounds as in training. `explore` acts as in training, drawing from `noise`.
+pub fn act_on_host(
+    policy: &dyn Policy,
+    environment: &EnvironmentConfig,
+    spec: &crate::envs::EnvSpec,
+    bridge: &Bridge,
+    obs: Vec<f32>,
+    explore: bool,
+    noise: &mut Noise,
+) -> Result<Vec<f32>, Error> {
+    let dim = spec.obs_dim();
+    if obs.is_empty() || !obs.len().is_multiple_of(dim) {
+        return Err(Error::Config(format!(
+            "observations of {} hold {dim} values each; got {} values, not a whole number of them",
+            spec.id,
+            obs.len()
+        )));
+    }
+    let rows = obs.len() / dim;
+    let obs = bridge.from_vec(obs).reshape([rows, dim]);
+    let actions = ActionMap::new(&spec.action_space, environment, bridge.device())?;
+    let chosen = actions.to_env(policy.act(obs, explore, noise, bridge)?);
+    bridge.to_vec(chosen.reshape([-1]))
+}
+
 /// Returns of a set of evaluation episodes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EvalSummary {

@@ -21,6 +21,8 @@ pub enum Stream {
     EvaluationEnvs(u64),
     /// Actions drawn while evaluating with exploration, in a batch seeded with the given seed.
     EvaluationActions,
+    /// Actions drawn by `compute_actions(explore=True)` of the Python package, outside the training loop.
+    InferenceActions,
     /// Atari: the new games a resume starts when a checkpoint holds no emulator states.
     AtariRestart,
     /// The envs of asynchronous runner thread `runner` in its `generation`-th start (0 first, then one per
@@ -34,6 +36,7 @@ pub enum Stream {
 const LEARNER_SALT: u64 = 0x5eed_0f_1ea7;
 const REPLAY_SALT: u64 = 0x7e91_a7_5a3d;
 const EVALUATION_SALT: u64 = 0xe7a1_0a_c7e5;
+const INFERENCE_SALT: u64 = 0x1f3e_7e_5ce0;
 const OTHER_SALT: u64 = 0x0b5e_ed_0f_f5;
 /// Offsets of derived env-batch seeds.
 const EVALUATION_OFFSET: u64 = 1_000_003;
@@ -57,7 +60,7 @@ impl Stream {
                 .wrapping_add((runner as u64) << 32)
                 .wrapping_add((generation as u64) << 24),
             Stream::RunnerActions { .. } => seed,
-            Stream::Iteration(_) | Stream::Replay(_) | Stream::EvaluationActions => seed,
+            Stream::Iteration(_) | Stream::Replay(_) | Stream::EvaluationActions | Stream::InferenceActions => seed,
         }
     }
 
@@ -67,6 +70,7 @@ impl Stream {
             Stream::Iteration(k) => Noise::new(seed ^ LEARNER_SALT, k),
             Stream::Replay(k) => Noise::new(seed ^ REPLAY_SALT, k),
             Stream::EvaluationActions => Noise::new(seed ^ EVALUATION_SALT, 0),
+            Stream::InferenceActions => Noise::new(seed ^ INFERENCE_SALT, 0),
             Stream::RunnerActions { runner, generation, fragment } => {
                 Noise::new(seed ^ RUNNER_ACTIONS_SALT ^ ((runner as u64) << 48) ^ ((generation as u64) << 32), fragment)
             }
@@ -89,6 +93,7 @@ mod tests {
             Stream::Replay(0),
             Stream::Replay(1),
             Stream::EvaluationActions,
+            Stream::InferenceActions,
             Stream::RunnerActions { runner: 0, generation: 0, fragment: 0 },
             Stream::RunnerActions { runner: 1, generation: 0, fragment: 0 },
             Stream::RunnerActions { runner: 0, generation: 1, fragment: 0 },
