@@ -90,3 +90,29 @@ fn a_config_resolves_from_text_with_overrides_and_bad_names_are_errors() {
         .to_string();
     assert!(no_env.contains("names no env"), "{no_env}");
 }
+
+#[test]
+fn learners_built_one_after_another_draw_their_own_weights() {
+    // burn draws parameters lazily from one generator the process shares; each learner's are drawn when it is
+    // built, under its own seed, so whatever is built or run in between changes nothing. The second learner acts
+    // (and would draw) first each time.
+    let obs: Vec<f32> = (0..30).map(|k| ((k * 29 % 13) as f32 / 13.0 - 0.5) * 0.3).collect();
+    for (cli, env) in [("ppo", "Pendulum-v1"), ("sac", "Pendulum-v1")] {
+        let first = build(cli, Some(env), ConfigSource::Tuned, &[]).unwrap().algo;
+        let second = build(cli, Some(env), ConfigSource::Tuned, &[]).unwrap().algo;
+        let b = actions(&*second, obs.clone(), false, 4);
+        assert_eq!(actions(&*first, obs.clone(), false, 4), b, "{cli}: the greedy (continuous) actions of one seed");
+    }
+    // Q-learners act discretely: their first iteration's losses tell their weights apart.
+    for (cli, learning_starts) in [("dqn", "training.num_steps_sampled_before_learning_starts=0"), ("pqn", "")] {
+        let set: Vec<String> = ["env_runners.num_envs_per_env_runner=8", learning_starts]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_string())
+            .collect();
+        let mut first = build(cli, Some("CartPole-v1"), ConfigSource::Tuned, &set).unwrap().algo;
+        let mut second = build(cli, Some("CartPole-v1"), ConfigSource::Tuned, &set).unwrap().algo;
+        let b = serde_json::to_string(&second.train().unwrap().learner).unwrap();
+        assert_eq!(serde_json::to_string(&first.train().unwrap().learner).unwrap(), b, "{cli}: the first losses");
+    }
+}

@@ -366,6 +366,7 @@ pub fn q_network(config: &DqnConfig, obs: &Space, action: &Space, bridge: &Bridg
     let seed = Stream::ModelInit.seed(config.debugging.seed);
     crate::model::seeded(bridge.device(), seed, || {
         QNetwork::new(&config.rl_module, &config.training.head(), obs, *n as usize, bridge.device())
+            .map(crate::model::materialize)
     })
     .map_err(|e| Error::Config(format!("DQN network: {e} ({})", config.environment.env)))
 }

@@ -400,7 +400,7 @@ pub fn pqn_network(config: &PqnConfig, obs: &Space, action: &Space, bridge: &Bri
     };
     let seed = Stream::ModelInit.seed(config.debugging.seed);
     crate::model::seeded(bridge.device(), seed, || {
-        QNetwork::new(&config.rl_module, &head, obs, *n as usize, bridge.device())
+        QNetwork::new(&config.rl_module, &head, obs, *n as usize, bridge.device()).map(crate::model::materialize)
     })
     .map_err(|e| Error::Config(format!("PQN network: {e} ({})", config.environment.env)))
 }

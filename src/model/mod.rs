@@ -121,7 +121,7 @@ impl ModelConfig {
         }
         let encoding = ObsEncoding::for_space(observation_space)?;
         let dist = ActionDist::for_space(action_space, self.free_log_std)?;
-        seeded(device, seed, || ActorCritic::new(self, encoding, dist, device))
+        seeded(device, seed, || ActorCritic::new(self, encoding, dist, device).map(materialize))
     }
 }
 
