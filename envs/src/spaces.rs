@@ -10,7 +10,36 @@ pub enum Space {
     /// `{0, 1, ..., n-1}`.
     Discrete { n: u32 },
     /// An f32 box with per-element bounds (±∞ allowed), flattened in row-major order.
-    Box { low: Vec<f32>, high: Vec<f32>, shape: Vec<usize> },
+    Box {
+        #[serde(serialize_with = "bounds::serialize", deserialize_with = "bounds::low")]
+        low: Vec<f32>,
+        #[serde(serialize_with = "bounds::serialize", deserialize_with = "bounds::high")]
+        high: Vec<f32>,
+        shape: Vec<usize>,
+    },
+}
+
+/// Box bounds in serialized form: an infinite bound is `null` (JSON has no infinities, and serde_json would write
+/// `null` and then refuse to read it back), and `null` reads back as the infinity of its side.
+mod bounds {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(values.iter().map(|v| v.is_finite().then_some(*v)))
+    }
+
+    fn read<'de, D: Deserializer<'de>>(d: D, infinity: f32) -> Result<Vec<f32>, D::Error> {
+        let values: Vec<Option<f32>> = Deserialize::deserialize(d)?;
+        Ok(values.into_iter().map(|v| v.unwrap_or(infinity)).collect())
+    }
+
+    pub fn low<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        read(d, f32::NEG_INFINITY)
+    }
+
+    pub fn high<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        read(d, f32::INFINITY)
+    }
 }
 
 impl Space {
@@ -75,5 +104,13 @@ mod tests {
         assert_eq!(b.flat_dim(), 2);
         assert_eq!(d.to_string(), "Discrete(4)");
         assert_eq!(Space::bounded(vec![-2.0], vec![2.0]).to_string(), "Box(-2, 2, [1], float32)");
+    }
+
+    #[test]
+    fn infinite_bounds_survive_json() {
+        let b = Space::bounded(vec![-1.5, f32::NEG_INFINITY], vec![2.0, f32::INFINITY]);
+        let json = serde_json::to_string(&b).unwrap();
+        assert_eq!(json, r#"{"type":"Box","low":[-1.5,null],"high":[2.0,null],"shape":[2]}"#);
+        assert_eq!(serde_json::from_str::<Space>(&json).unwrap(), b);
     }
 }

@@ -92,7 +92,15 @@ impl Manifest {
                 format.format
             )));
         }
-        serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))
+        let mut manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
+        // CartPole's velocity bounds were ±f32::MAX before they became Gymnasium's ±∞; its older checkpoints
+        // name the same space.
+        if let Space::Box { low, high, .. } = &mut manifest.observation_space {
+            for v in low.iter_mut().chain(high.iter_mut()).filter(|v| v.abs() == f32::MAX) {
+                *v = v.signum() * f32::INFINITY;
+            }
+        }
+        Ok(manifest)
     }
 
     /// Writes `dir/manifest.json` and syncs it.

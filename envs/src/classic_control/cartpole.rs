@@ -90,7 +90,8 @@ impl Env for CartPole {
     }
 
     fn spec(id: &str, p: &Params, max_episode_steps: Option<u32>) -> EnvSpec {
-        let high = vec![p.x_threshold * 2.0, f32::MAX, p.theta_threshold_radians * 2.0, f32::MAX];
+        // Gymnasium's bounds: the velocities are unbounded (np.inf).
+        let high = vec![p.x_threshold * 2.0, f32::INFINITY, p.theta_threshold_radians * 2.0, f32::INFINITY];
         EnvSpec {
             id: id.to_string(),
             observation_space: Space::bounded(high.iter().map(|h| -h).collect(), high),
