@@ -88,7 +88,7 @@ pub fn load_config<T: Training>(
         }
         ConfigSource::Tuned => {
             let env = env.ok_or_else(|| Error::Config("give --env ID, --config FILE or --resume DIR".into()))?;
-            if !crate::runners::is_atari_id(&env) {
+            if !crate::runners::is_atari_id(&env) && crate::runners::host_env(&env).is_none() {
                 crate::envs::registry::lookup(&env)?;
             }
             match tuned::find(cli, &env) {

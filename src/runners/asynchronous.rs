@@ -104,6 +104,14 @@ impl<P: Behaviour + Clone + Send + 'static> AsyncRunners<P> {
                 "asynchronous runners need at least one runner, fragment step and queue slot".into(),
             ));
         }
+        let id = &settings.environment.env;
+        if super::host_env(id).is_some_and(|(_, any_thread)| !any_thread) {
+            return Err(Error::Config(format!(
+                "host env {} steps on the learner's thread; asynchronous env runners cannot run it (set \
+                 env_runners.num_env_runners = 0, or train it with ppo, dqn, pqn or sac)",
+                crate::algo::clip(id, 100)
+            )));
+        }
         let shape = RolloutShape { horizon: settings.fragment, num_envs: r.num_envs_per_env_runner, ..shape };
         let (sender, receiver) = mpsc::sync_channel(settings.queue);
         let (failure_sender, failures) = mpsc::channel();

@@ -112,7 +112,7 @@ impl Bridge {
     /// The current observations as packed words (Atari), or `None` for envs whose observations are f32.
     pub fn obs_packed(&self, envs: &Envs) -> Option<Tensor<2, Int>> {
         match envs {
-            Envs::Batch(_) => None,
+            Envs::Batch(_) | Envs::Host(_) => None,
             #[cfg(feature = "atari")]
             Envs::Atari(atari) => Some(self.atari_obs_words(atari)),
         }
@@ -133,6 +133,7 @@ impl Bridge {
             Envs::Batch(batch) => self.field(batch, Field::Obs),
             #[cfg(feature = "atari")]
             Envs::Atari(atari) => Ok(self.atari_obs(atari)),
+            Envs::Host(host) => Ok(self.host_obs(host)),
         }
     }
 
@@ -142,6 +143,7 @@ impl Bridge {
             Envs::Batch(batch) => self.step_batch(batch, actions),
             #[cfg(feature = "atari")]
             Envs::Atari(atari) => self.atari_step(atari, actions),
+            Envs::Host(host) => self.host_step(host, actions),
         }
     }
 
@@ -152,6 +154,7 @@ impl Bridge {
             Envs::Batch(batch) => self.episode_sums_batch(batch),
             #[cfg(feature = "atari")]
             Envs::Atari(atari) => Ok(self.atari_episode_sums(atari)),
+            Envs::Host(host) => Ok(self.host_episode_sums(host)),
         }
     }
 

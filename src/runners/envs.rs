@@ -1,5 +1,6 @@
 //! The envs a learner drives: a device batch (classic control, toy text; on the learner's device) or, with the
-//! `atari` feature, Atari emulators on CPU threads whose frames are uploaded once per step.
+//! `atari` feature, Atari emulators on CPU threads whose frames are uploaded once per step, or host envs a caller
+//! registered ([`super::host`]: a Python Gymnasium env), stepped on the host and uploaded once per step.
 
 use crate::envs::{make, BatchSnapshot, Device as EnvDevice, EnvBatch, EnvConfig, EnvSpec};
 use crate::Error;
@@ -9,6 +10,7 @@ pub enum Envs {
     Batch(EnvBatch),
     #[cfg(feature = "atari")]
     Atari(super::atari::AtariEnvs),
+    Host(super::host::HostEnvs),
 }
 
 /// Whether `id` names an Atari env (`ALE/<Game>-v5`, `<Game>NoFrameskip-v4`).
@@ -31,6 +33,9 @@ pub fn register_env<E: crate::envs::Env>(id: &str, summary: &str) -> Result<(), 
 impl Envs {
     /// Makes `n` envs of `id` for a learner whose envs run on `device`, reset with `seed`.
     pub fn make(id: &str, config: &EnvConfig, n: usize, device: &EnvDevice, seed: u64) -> Result<Envs, Error> {
+        if let Some((factory, _)) = super::host::host_env(id) {
+            return Ok(Envs::Host(super::host::HostEnvs::new(id, &factory, config, n, seed)?));
+        }
         if is_atari_id(id) {
             #[cfg(feature = "atari")]
             return Ok(Envs::Atari(super::atari::AtariEnvs::new(id, config, n, seed)?));
@@ -49,6 +54,7 @@ impl Envs {
             Envs::Batch(b) => b.spec(),
             #[cfg(feature = "atari")]
             Envs::Atari(a) => a.spec(),
+            Envs::Host(h) => h.spec(),
         }
     }
 
@@ -57,11 +63,12 @@ impl Envs {
             Envs::Batch(b) => b.num_envs(),
             #[cfg(feature = "atari")]
             Envs::Atari(a) => a.num_envs(),
+            Envs::Host(h) => h.num_envs(),
         }
     }
 
     /// The batch's state for a checkpoint. For Atari its fields list is empty: the emulators' states are in
-    /// [`Envs::atari_json`].
+    /// [`Envs::atari_json`]. Host envs keep no state in a checkpoint: a resume starts new episodes.
     pub fn snapshot(&self) -> Result<BatchSnapshot, Error> {
         match self {
             Envs::Batch(b) => Ok(b.snapshot()?),
@@ -69,23 +76,25 @@ impl Envs {
             Envs::Atari(a) => {
                 Ok(BatchSnapshot { env: a.spec().id.clone(), num_envs: a.num_envs(), fields: Vec::new() })
             }
+            Envs::Host(h) => Ok(BatchSnapshot { env: h.spec().id.clone(), num_envs: h.num_envs(), fields: Vec::new() }),
         }
     }
 
-    /// Puts a snapshot back (Atari: new games, seeded from `seed` and the snapshot's size; a checkpoint with
+    /// Puts a snapshot back (Atari and host envs: new episodes, seeded from `seed`; a checkpoint with
     /// `atari.json` continues the saved games through [`Envs::load_atari_json`] instead).
     pub fn restore(&mut self, seed: u64, snapshot: &BatchSnapshot) -> Result<(), Error> {
         match self {
             Envs::Batch(b) => Ok(b.restore(seed, snapshot)?),
             #[cfg(feature = "atari")]
-            Envs::Atari(a) => a.restart(super::Stream::AtariRestart.seed(seed)),
+            Envs::Atari(a) => a.restart(super::Stream::EnvRestart.seed(seed)),
+            Envs::Host(h) => h.restart(super::Stream::EnvRestart.seed(seed)),
         }
     }
 
     /// Atari: every emulator's state as the JSON a checkpoint keeps in `atari.json`; `None` for device batches.
     pub fn atari_json(&self) -> Result<Option<Vec<u8>>, Error> {
         match self {
-            Envs::Batch(_) => Ok(None),
+            Envs::Batch(_) | Envs::Host(_) => Ok(None),
             #[cfg(feature = "atari")]
             Envs::Atari(a) => a.save_json().map(Some),
         }
@@ -94,9 +103,9 @@ impl Envs {
     /// Atari: continues the games saved in a checkpoint's `atari.json`. Device batches keep no such file.
     pub fn load_atari_json(&mut self, json: &[u8]) -> Result<(), Error> {
         match self {
-            Envs::Batch(b) => {
+            Envs::Batch(_) | Envs::Host(_) => {
                 let _ = json;
-                Err(Error::Io(format!("Atari env states do not belong to a run of {}", b.spec().id)))
+                Err(Error::Io(format!("Atari env states do not belong to a run of {}", self.spec().id)))
             }
             #[cfg(feature = "atari")]
             Envs::Atari(a) => a.load_json(json),

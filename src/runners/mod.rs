@@ -9,6 +9,7 @@ mod atari;
 mod bridge;
 mod collector;
 mod envs;
+mod host;
 #[cfg(feature = "wgpu")]
 mod link;
 mod noise;
@@ -21,6 +22,7 @@ pub use atari::AtariEnvs;
 pub use bridge::{ActionMap, Bridge, Step};
 pub use collector::{Batch, Collector};
 pub use envs::{is_atari_id, register_env, Envs};
+pub use host::{host_env, register_host_env, HostBatch, HostEnvs, HostFactory, HostOutputs};
 pub use noise::{Noise, NoiseKind};
 pub use streams::Stream;
 pub use sync::SyncRunner;

@@ -23,8 +23,8 @@ pub enum Stream {
     EvaluationActions,
     /// Actions drawn by `compute_actions(explore=True)` of the Python package, outside the training loop.
     InferenceActions,
-    /// Atari: the new games a resume starts when a checkpoint holds no emulator states.
-    AtariRestart,
+    /// Atari and host envs: the new episodes a resume starts when a checkpoint holds no env states.
+    EnvRestart,
     /// The envs of asynchronous runner thread `runner` in its `generation`-th start (0 first, then one per
     /// restart).
     RunnerEnvs { runner: u32, generation: u32 },
@@ -40,7 +40,7 @@ const INFERENCE_SALT: u64 = 0x1f3e_7e_5ce0;
 const OTHER_SALT: u64 = 0x0b5e_ed_0f_f5;
 /// Offsets of derived env-batch seeds.
 const EVALUATION_OFFSET: u64 = 1_000_003;
-const ATARI_RESTART_OFFSET: u64 = 0x5eed_0000_0000;
+const ENV_RESTART_OFFSET: u64 = 0x5eed_0000_0000;
 const RUNNER_OFFSET: u64 = 0x7a1e_0000_0000_0000;
 const RUNNER_ACTIONS_SALT: u64 = 0x000a_c710_a5ee;
 const CRITIC_INIT_SALT: u64 = 0x51ac;
@@ -51,7 +51,7 @@ impl Stream {
         match self {
             Stream::TrainingEnvs | Stream::ModelInit => seed,
             Stream::EvaluationEnvs(k) => seed.wrapping_add(EVALUATION_OFFSET).wrapping_add(k << 20),
-            Stream::AtariRestart => seed.wrapping_add(ATARI_RESTART_OFFSET),
+            Stream::EnvRestart => seed.wrapping_add(ENV_RESTART_OFFSET),
             Stream::CriticInit => seed ^ CRITIC_INIT_SALT,
             // Runner r's envs take seeds r·2^32 + generation·2^24 + i above the run's (env i of its batch), so
             // no two runners nor two starts of one runner replay the same episodes.

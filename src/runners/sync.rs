@@ -88,7 +88,7 @@ impl SyncRunner {
     /// observations.
     pub fn packed_obs_bytes(&self) -> Option<usize> {
         match &self.envs {
-            Envs::Batch(_) => None,
+            Envs::Batch(_) | Envs::Host(_) => None,
             #[cfg(feature = "atari")]
             Envs::Atari(a) => Some(a.spec().obs_dim()),
         }
