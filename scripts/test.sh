@@ -49,3 +49,11 @@ cargo test --release --workspace --features myriad/atari --locked
 cargo test --release --workspace --features myriad/atari --benches --no-run --locked
 cargo test --release -p myriad-envs --features cuda --locked --lib
 cargo test --release --features cuda --locked --test kernels
+
+# The Python package (python/): built with maturin by `pip install` into a fresh virtual environment (the crate
+# shares the target folder above, so the library is not compiled twice), then its tests with pytest.
+PY_VENV="$(mktemp -d)/venv"
+python3 -m venv "$PY_VENV"
+MATURIN_PEP517_ARGS="--features atari --locked" "$PY_VENV/bin/pip" install -q --disable-pip-version-check "./python[test]"
+# From the repository root, so that `import myriad` finds the installed package, not the sources in python/.
+"$PY_VENV/bin/python" -m pytest -q python/tests

@@ -10,9 +10,11 @@ import os
 import re
 from typing import Any, Mapping
 
+import gymnasium
 import numpy as np
 
 from . import _myriad
+from . import host
 
 __all__ = ["Algorithm", "train", "algorithms"]
 
@@ -82,6 +84,18 @@ def _overrides(overrides: Mapping[str, Any]) -> list[str]:
     return items
 
 
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"env_runners/episode_return_mean": x}`` as ``{"env_runners": {"episode_return_mean": x}}``."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *groups, last = key.split("/")
+        node = nested
+        for group in groups:
+            node = node.setdefault(group, {})
+        node[last] = value
+    return nested
+
+
 class Algorithm:
     """One of Myriad's learners, made by :func:`train` or :meth:`Algorithm.from_checkpoint`."""
 
@@ -89,18 +103,30 @@ class Algorithm:
         self._trainer = trainer
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, algo: str | None = None) -> "Algorithm":
+    def from_checkpoint(cls, path: str | os.PathLike, algo: str | None = None, env=None) -> "Algorithm":
         """The run of the checkpoint at ``path`` (a checkpoint folder or the folder holding one), ready to train on.
         ``algo`` is the command name (``ppo``, ``dqn``, ``rainbow``, ...); by default it is read from the
-        checkpoint."""
+        checkpoint. A run on a ``VectorEnv`` the caller handed over needs that env again as ``env``."""
+        name, env_id = _myriad.checkpoint_info(os.fspath(path))
         if algo is None:
-            algo = _algorithm_of(path)
+            algo = {rllib: cli for cli, rllib, _ in _myriad.algorithms()}.get(name, name.lower())
+        if env_id.startswith(host.GYMNASIUM_PREFIX):
+            host.register_gymnasium_id(env_id)
+        elif env_id.startswith(host.PYTHON_PREFIX):
+            if env is None:
+                raise ValueError(
+                    f"{os.fspath(path)} was trained on a VectorEnv handed over from Python ({env_id}): pass it again "
+                    "as from_checkpoint(path, env=...)"
+                )
+            host.register_vector_env(env, name=env_id[len(host.PYTHON_PREFIX):])
         return cls(_myriad.Trainer(algo, resume=os.fspath(path)))
 
     def train(self) -> dict[str, Any]:
-        """Runs one training iteration and returns its result (RLlib's keys: ``training_iteration``,
-        ``num_env_steps_sampled_lifetime``, ``env_runners``, ``learners``, ``timers``, ...)."""
-        return json.loads(self._trainer.train_json())
+        """Runs one training iteration and returns its result, nested as RLlib's is: ``training_iteration``,
+        ``num_env_steps_sampled_lifetime``, ``env_runners`` (``episode_return_mean``, ``episode_len_mean``),
+        ``evaluation`` (``env_runners.episode_return_mean``, in iterations that evaluated), ``learners``
+        (``default_policy``: losses and statistics), ``timers``, ..."""
+        return _nest(json.loads(self._trainer.train_json()))
 
     def evaluate(self, episodes: int | None = None, explore: bool = False, seed: int | None = None) -> dict[str, Any]:
         """Plays ``episodes`` episodes (default: ``evaluation.evaluation_duration``) on fresh envs, greedily unless
@@ -168,20 +194,46 @@ class Algorithm:
         return f"myriad.Algorithm({self.algorithm} on {self.env_id}, iteration {self.iteration})"
 
 
-def _algorithm_of(path) -> str:
-    name = _myriad.checkpoint_algorithm(os.fspath(path))
-    by_name = {rllib: cli for cli, rllib, _ in _myriad.algorithms()}
-    return by_name.get(name, name.lower())
-
-
 def algorithms() -> list[str]:
     """The command names :func:`train` takes."""
     return [cli for cli, _, _ in _myriad.algorithms()]
 
 
+def _env_id(env, overrides: list[str]) -> str | None:
+    """The id the learner knows ``env`` by, registering Gymnasium's envs and callers' VectorEnvs as host envs."""
+    from .vector import VectorEnv, list_envs
+
+    if env is None:
+        return None
+    if isinstance(env, VectorEnv):
+        return env.env_id
+    if isinstance(env, gymnasium.vector.VectorEnv):
+        if not any(item.startswith("env_runners.num_envs_per_env_runner=") for item in overrides):
+            overrides.append(f"env_runners.num_envs_per_env_runner={env.num_envs}")
+        return host.register_vector_env(env)
+    if isinstance(env, gymnasium.Env):
+        raise TypeError(
+            "myriad.train takes an env id or a gymnasium.vector.VectorEnv, not a single gymnasium.Env: pass its id "
+            "(every sub-env is made from it) or gymnasium.make_vec(...)"
+        )
+    if not isinstance(env, str):
+        raise TypeError(f"env must be an env id or a gymnasium.vector.VectorEnv, not {type(env).__name__}")
+    if env.startswith(host.GYMNASIUM_PREFIX):
+        return host.register_gymnasium_id(env)
+    if env.startswith(host.PYTHON_PREFIX) or env.startswith("ALE/") or env.endswith("NoFrameskip-v4"):
+        return env
+    if env not in list_envs():
+        try:
+            gymnasium.spec(env)
+        except gymnasium.error.Error:
+            return env  # Myriad's error names the closest ids.
+        return host.register_gymnasium_id(env)
+    return env
+
+
 def train(
     algo: str,
-    env: str | None = None,
+    env: str | gymnasium.vector.VectorEnv | None = None,
     config: str | os.PathLike | Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Algorithm:
@@ -193,6 +245,10 @@ def train(
     tuned config is used where Myriad has one, else the algorithm's defaults. ``overrides`` replace single fields,
     as a group dict (``training={"lr": 3e-4}``) or dotted (``**{"training.lr": 3e-4}``). Unknown keys, and keys of
     another algorithm, are errors.
+
+    ``env`` is one of Myriad's env ids, or a user's own env: an id of Gymnasium's registry
+    (``"gymnasium:LunarLander-v3"``; a bare id Myriad has not is looked up there too) or a
+    ``gymnasium.vector.VectorEnv``, stepped on the host from the learner (see :mod:`myriad.host`).
     """
     if config is None:
         text, origin = None, "the config"
@@ -208,4 +264,6 @@ def train(
         origin = path
     else:
         raise TypeError(f"config must be a TOML file's path or a dict, not {type(config).__name__}")
-    return Algorithm(_myriad.Trainer(algo, env, text, origin, _overrides(overrides)))
+    items = _overrides(overrides)
+    env_id = _env_id(env, items)
+    return Algorithm(_myriad.Trainer(algo, env_id, text, origin, items))

@@ -146,9 +146,11 @@ class VectorEnv(GymVectorEnv):
             infos["env_id"] = ids
         if final_obs is not None:
             ended = np.logical_or(terminated, truncated)
+            # Gymnasium's form: an object array, None where no episode ended. fromiter fills it from the rows of
+            # final_obs in one C loop (a Python loop over the ended envs costs more than the step at 4,096 envs).
             finals = np.full(len(ended), None, dtype=object)
-            for i in np.flatnonzero(ended):
-                finals[i] = final_obs[i]
+            where = np.flatnonzero(ended)
+            finals[where] = np.fromiter(final_obs[where], dtype=object, count=len(where))
             infos["final_obs"] = finals
             infos["_final_obs"] = ended
             infos["final_info"] = {}

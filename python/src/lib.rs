@@ -3,10 +3,16 @@
 //! wraps both in Gymnasium's and RLlib's shapes.
 
 mod errors;
+mod host;
 mod trainer;
 mod vec_env;
 
 use pyo3::prelude::*;
+
+/// The allocator the `myriad` binary runs on (see `myriad::allocator`): the learners free and reallocate tensors
+/// of megabytes every minibatch. Every allocation of this module, NumPy arrays handed out included, is freed by it.
+#[global_allocator]
+static ALLOCATOR: myriad::allocator::Allocator = myriad::allocator::Allocator;
 
 /// Every registered env as JSON lines, as `myriad envs --json` prints them (Atari games where built in).
 #[pyfunction]
@@ -51,7 +57,8 @@ fn _myriad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(envs_json, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms, m)?)?;
     m.add_function(wrap_pyfunction!(has_atari, m)?)?;
-    m.add_function(wrap_pyfunction!(trainer::checkpoint_algorithm, m)?)?;
+    m.add_function(wrap_pyfunction!(trainer::checkpoint_info, m)?)?;
+    m.add_function(wrap_pyfunction!(host::register_gymnasium_env, m)?)?;
     m.add_class::<vec_env::VecEnv>()?;
     m.add_class::<trainer::Trainer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -5,7 +5,7 @@ use myriad::algo::Algorithm;
 use myriad::checkpoint;
 use myriad::run::{build, ConfigSource, Stop};
 use myriad::runners::{act_on_host, Noise, Stream};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 use std::path::PathBuf;
 
@@ -26,10 +26,11 @@ fn new_run_id() -> String {
     format!("python-{}-{}-{}", std::process::id(), now.as_secs(), now.subsec_nanos())
 }
 
-/// RLlib's name of the algorithm a checkpoint holds (`PPO`, `DQN`, ...).
+/// RLlib's name of the algorithm a checkpoint holds (`PPO`, `DQN`, ...) and the id of its env.
 #[pyfunction]
-pub fn checkpoint_algorithm(path: PathBuf) -> PyResult<String> {
-    checkpoint::algorithm_of(&path).map_err(error)
+pub fn checkpoint_info(path: PathBuf) -> PyResult<(String, String)> {
+    let manifest = checkpoint::manifest_of(&path).map_err(error)?;
+    Ok((manifest.algorithm, manifest.env))
 }
 
 #[pymethods]

@@ -255,7 +255,13 @@ impl VecEnv {
         })
         .to_string();
         Ok(VecEnv {
-            state: Mutex::new(State { envs: Some(Envs::Batch(batch)), pending: None, ready: None, seed, unseeded_resets: 0 }),
+            state: Mutex::new(State {
+                envs: Some(Envs::Batch(batch)),
+                pending: None,
+                ready: None,
+                seed,
+                unseeded_resets: 0,
+            }),
             shapes: Shapes { obs_shape, obs_dtype, action_space: spec.action_space },
             num_envs,
             batch_size,
@@ -324,27 +330,26 @@ impl VecEnv {
     /// rewards, terminations, truncations, final_obs, env_ids)`; `final_obs` is `None` unless an episode ended.
     fn step<'py>(&self, py: Python<'py>, actions: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
         let words = action_words(&self.shapes.action_space, actions, self.num_envs)?;
-        let out = {
-            let mut state = self.lock();
-            if let Some(Err(e)) = Self::settle(&mut state) {
-                return Err(env_error(e));
-            }
-            match state.envs.as_mut().expect("settled") {
-                Envs::Batch(batch) => step_batch(batch, &words).map_err(env_error)?,
-                #[cfg(feature = "atari")]
-                Envs::Atari(batch) => {
-                    batch.step(&words).map_err(env_error)?;
-                    let ids = (0..self.num_envs).collect();
-                    atari_outputs(batch.observations(), batch.final_observations(), batch.outputs(), ids)
+        let out =
+            {
+                let mut state = self.lock();
+                if let Some(Err(e)) = Self::settle(&mut state) {
+                    return Err(env_error(e));
                 }
-                #[cfg(feature = "atari")]
-                Envs::AtariAsync(_) => {
-                    return Err(value_error(
+                match state.envs.as_mut().expect("settled") {
+                    Envs::Batch(batch) => step_batch(batch, &words).map_err(env_error)?,
+                    #[cfg(feature = "atari")]
+                    Envs::Atari(batch) => {
+                        batch.step(&words).map_err(env_error)?;
+                        let ids = (0..self.num_envs).collect();
+                        atari_outputs(batch.observations(), batch.final_observations(), batch.outputs(), ids)
+                    }
+                    #[cfg(feature = "atari")]
+                    Envs::AtariAsync(_) => return Err(value_error(
                         "an asynchronous VecEnv (batch_size < num_envs) steps with send(actions, env_ids) and recv()",
-                    ))
+                    )),
                 }
-            }
-        };
+            };
         self.outputs(py, out)
     }
 
@@ -378,7 +383,7 @@ impl VecEnv {
     /// batch steps on a worker thread until `recv`, and needs every env in one `send`.
     #[pyo3(signature = (actions, env_ids=None))]
     fn send(&self, actions: &Bound<'_, PyAny>, env_ids: Option<PyReadonlyArray1<i64>>) -> PyResult<()> {
-        let count = env_ids.as_ref().map_or(self.num_envs, |ids| ids.len().unwrap_or(0));
+        let count = env_ids.as_ref().map_or(self.num_envs, |ids| ids.len());
         let words = action_words(&self.shapes.action_space, actions, count)?;
         let ids: Vec<usize> = match &env_ids {
             None => (0..self.num_envs).collect(),
@@ -491,7 +496,11 @@ impl VecEnv {
         .to_string();
         Ok(VecEnv {
             state: Mutex::new(State { envs: Some(envs), pending: None, ready: None, seed, unseeded_resets: 0 }),
-            shapes: Shapes { obs_shape: spec.observation_shape.clone(), obs_dtype: "uint8", action_space: spec.action_space },
+            shapes: Shapes {
+                obs_shape: spec.observation_shape.clone(),
+                obs_dtype: "uint8",
+                action_space: spec.action_space,
+            },
             num_envs,
             batch_size,
             spec_json,
