@@ -123,6 +123,8 @@ class VectorEnv(GymVectorEnv):
         """The next ``batch_size`` envs that finished stepping, as :meth:`step` returns them, with their ids in
         ``infos["env_id"]``."""
         obs, rewards, terminated, truncated, final_obs, ids = self._env.recv()
+        if ids is None:
+            ids = np.arange(len(rewards), dtype=np.int64)
         return obs, rewards, terminated, truncated, self._infos(terminated, truncated, final_obs, ids)
 
     # Helpers ---------------------------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class VectorEnv(GymVectorEnv):
             ended = np.logical_or(terminated, truncated)
             # Gymnasium's form: an object array, None where no episode ended. fromiter fills it from the rows of
             # final_obs in one C loop (a Python loop over the ended envs costs more than the step at 4,096 envs).
-            finals = np.full(len(ended), None, dtype=object)
+            finals = np.empty(len(ended), dtype=object)  # None everywhere
             where = np.flatnonzero(ended)
             finals[where] = np.fromiter(final_obs[where], dtype=object, count=len(where))
             infos["final_obs"] = finals

@@ -25,8 +25,8 @@ struct Outputs {
     /// The observations the episodes that ended in this step ended on; `None` where none ended.
     final_obs: Option<Vec<f32>>,
     final_frames: Option<Vec<u8>>,
-    /// The envs these rows belong to, in row order.
-    env_ids: Vec<usize>,
+    /// The envs these rows belong to, in row order; `None` where every env is a row, in order.
+    env_ids: Option<Vec<usize>>,
 }
 
 /// The envs behind a [`VecEnv`].
@@ -125,12 +125,17 @@ fn read_batch(batch: &EnvBatch) -> Result<Outputs, myriad::envs::Error> {
         final_frames: None,
         terminated,
         truncated,
-        env_ids: (0..batch.num_envs()).collect(),
+        env_ids: None,
     })
 }
 
 #[cfg(feature = "atari")]
-fn atari_outputs(obs: &[u8], final_obs: &[u8], out: &myriad::atari::StepOutputs, env_ids: Vec<usize>) -> Outputs {
+fn atari_outputs(
+    obs: &[u8],
+    final_obs: &[u8],
+    out: &myriad::atari::StepOutputs,
+    env_ids: Option<Vec<usize>>,
+) -> Outputs {
     let ended = out.terminated.iter().zip(&out.truncated).any(|(a, b)| *a || *b);
     Outputs {
         obs: Vec::new(),
@@ -166,7 +171,8 @@ impl VecEnv {
         })
     }
 
-    /// `(obs, rewards, terminations, truncations, final_obs or None, env_ids)` as NumPy arrays.
+    /// `(obs, rewards, terminations, truncations, final_obs or None, env_ids or None)` as NumPy arrays; no
+    /// `env_ids` means every env, in order.
     fn outputs<'py>(&self, py: Python<'py>, out: Outputs) -> PyResult<Bound<'py, PyTuple>> {
         let obs = self.obs_array(py, out.obs, out.frames)?;
         let final_obs = match (out.final_obs, out.final_frames) {
@@ -175,7 +181,7 @@ impl VecEnv {
             (None, None) => None,
         };
         let reward: Vec<f64> = out.reward.iter().map(|&r| r as f64).collect();
-        let ids: Vec<i64> = out.env_ids.iter().map(|&i| i as i64).collect();
+        let ids = out.env_ids.map(|ids| PyArray1::from_vec(py, ids.iter().map(|&i| i as i64).collect()).into_any());
         PyTuple::new(
             py,
             [
@@ -184,7 +190,7 @@ impl VecEnv {
                 PyArray1::from_vec(py, out.terminated).into_any(),
                 PyArray1::from_vec(py, out.truncated).into_any(),
                 final_obs.map_or_else(|| py.None().into_bound(py), |a| a),
-                PyArray1::from_vec(py, ids).into_any(),
+                ids.unwrap_or_else(|| py.None().into_bound(py)),
             ],
         )
     }
@@ -342,7 +348,7 @@ impl VecEnv {
                     Envs::Atari(batch) => {
                         batch.step(&words).map_err(env_error)?;
                         let ids = (0..self.num_envs).collect();
-                        atari_outputs(batch.observations(), batch.final_observations(), batch.outputs(), ids)
+                        atari_outputs(batch.observations(), batch.final_observations(), batch.outputs(), Some(ids))
                     }
                     #[cfg(feature = "atari")]
                     Envs::AtariAsync(_) => return Err(value_error(
@@ -441,7 +447,7 @@ impl VecEnv {
                     #[cfg(feature = "atari")]
                     Some(Envs::AtariAsync(batch)) => {
                         let ids = py.detach(|| batch.recv().map(<[usize]>::to_vec)).map_err(env_error)?;
-                        atari_outputs(batch.observations(), batch.final_observations(), batch.outputs(), ids)
+                        atari_outputs(batch.observations(), batch.final_observations(), batch.outputs(), Some(ids))
                     }
                     _ => return Err(value_error("recv() without send() (or async_reset())")),
                 },
