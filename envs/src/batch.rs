@@ -99,6 +99,11 @@ pub(crate) trait BatchKernel: Send {
     fn step(&mut self, actions: &DeviceBuffer) -> Result<()>;
     fn step_random(&mut self, steps: u32) -> Result<()>;
     fn set_autoreset(&mut self, on: bool) -> Result<()>;
+    /// CPU backend: whether steps run on rayon's pool (the default) or on the calling thread. Other backends
+    /// step on their device either way.
+    fn set_inline(&mut self, inline: bool) {
+        let _ = inline;
+    }
     fn set_state(&mut self, state: &[f32], elapsed: &[u32]) -> Result<()>;
     fn read(&self, field: Field) -> Result<Vec<u32>>;
     /// Overwrites one field with `words` (its exact length).
@@ -178,6 +183,14 @@ impl EnvBatch {
     /// Turns same-step autoreset on (the default) or off.
     pub fn set_autoreset(&mut self, on: bool) -> Result<()> {
         self.kernel.set_autoreset(on)
+    }
+
+    /// CPU backend: steps every chunk of envs on the calling thread (`true`) instead of rayon's pool (`false`, the
+    /// default). Handing a step to rayon's workers costs tens of microseconds, and the woken workers spin for a
+    /// while on cores the caller may need; a caller stepping a small batch one step at a time from a busy thread
+    /// (Python) is better off inline. Results do not depend on it. Other backends ignore it.
+    pub fn set_inline(&mut self, inline: bool) {
+        self.kernel.set_inline(inline)
     }
 
     /// Overwrites every env's internal state (`[N, state_dim]`, Gymnasium's `env.unwrapped.state`) and elapsed

@@ -19,6 +19,8 @@ pub(crate) struct CpuBatch<E: Env> {
     autoreset: bool,
     status: u32,
     b: Buffers<E>,
+    /// Step every chunk on the calling thread rather than rayon's pool.
+    inline: bool,
 }
 
 /// One env's stream of the batch, column by column.
@@ -302,7 +304,7 @@ impl<E: Env> CpuBatch<E> {
             done_length: zeros_u(n, "the CPU batch's finished-episode lengths")?,
             actions: try_filled(n, E::Action::default(), "the CPU batch's actions")?,
         };
-        Ok(Self { params, max_steps: spec.max_episode_steps, autoreset: true, status: 0, b })
+        Ok(Self { params, max_steps: spec.max_episode_steps, autoreset: true, status: 0, b, inline: false })
     }
 
     fn chunk(&mut self) -> Chunk<'_, E> {
@@ -330,7 +332,17 @@ impl<E: Env> CpuBatch<E> {
     fn run(&mut self, steps: u32, random: bool) {
         let params = self.params;
         let task = Task::<E> { params: &params, max_steps: self.max_steps, autoreset: self.autoreset, steps, random };
-        par_chunks(self.chunk(), &task);
+        if !self.inline {
+            return par_chunks(self.chunk(), &task);
+        }
+        // Chunks are independent: stepping them one after another gives what rayon's split gives.
+        let mut rest = self.chunk();
+        while rest.len() > CHUNK {
+            let (mut head, tail) = rest.split_at(CHUNK);
+            task.run(&mut head);
+            rest = tail;
+        }
+        task.run(&mut rest);
     }
 }
 
@@ -392,6 +404,10 @@ impl<E: Env> BatchKernel for CpuBatch<E> {
     fn set_autoreset(&mut self, on: bool) -> Result<()> {
         self.autoreset = on;
         Ok(())
+    }
+
+    fn set_inline(&mut self, inline: bool) {
+        self.inline = inline;
     }
 
     fn set_state(&mut self, state: &[f32], elapsed: &[u32]) -> Result<()> {

@@ -207,3 +207,30 @@ fn a_restored_snapshot_continues_exactly() {
         assert!(other.restore(0, &cartpole).unwrap_err().to_string().contains("CartPole-v1"));
     }
 }
+
+#[test]
+fn cpu_steps_on_the_calling_thread_as_on_rayons_pool() {
+    // 1,300 envs: two full chunks of 512 and a partial one; 300 steps cross terminations and every env's time
+    // limit (max_episode_steps = 40), so both kinds of boundary are in the comparison.
+    let mut terminated_somewhere = false;
+    for info in registered() {
+        let config: EnvConfig = "max_episode_steps=40".parse().unwrap();
+        let (mut pooled, mut inline) =
+            (make(info.id, &config, 1300, &Device::Cpu).unwrap(), make(info.id, &config, 1300, &Device::Cpu).unwrap());
+        inline.set_inline(true);
+        pooled.reset(3).unwrap();
+        inline.reset(3).unwrap();
+        let mut truncated = false;
+        for step in 0..300 {
+            pooled.step_random(1).unwrap();
+            inline.step_random(1).unwrap();
+            for field in [Field::Obs, Field::FinalObs, Field::Reward, Field::Terminated, Field::Truncated] {
+                assert_eq!(pooled.read(field).unwrap(), inline.read(field).unwrap(), "{} step {step}", info.id);
+            }
+            terminated_somewhere |= inline.read_bool(Field::Terminated).unwrap().contains(&true);
+            truncated |= inline.read_bool(Field::Truncated).unwrap().contains(&true);
+        }
+        assert!(truncated, "{}: no truncation in 300 steps", info.id);
+    }
+    assert!(terminated_somewhere, "no env terminated");
+}

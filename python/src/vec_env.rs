@@ -244,6 +244,15 @@ impl VecEnv {
         }
         let device = Device::new(backend).map_err(env_error)?;
         let mut batch = make(env_id, &config, num_envs, &device).map_err(env_error)?;
+        match num_threads {
+            0 => {}
+            1 => batch.set_inline(true),
+            n => {
+                return Err(value_error(format!(
+                    "num_threads={n}: {env_id} steps on rayon's pool (0, every core) or on the calling thread (1)"
+                )))
+            }
+        }
         batch.reset(seed).map_err(env_error)?;
         let spec = batch.spec().clone();
         let obs_dtype = match spec.observation_space {

@@ -189,3 +189,16 @@ def test_bad_input_raises_the_right_exceptions():
         pendulum.step(np.array([[0.0], [np.nan]], dtype=np.float32))
     with pytest.raises(ValueError, match="shape"):
         pendulum.step(np.zeros((2, 3), dtype=np.float32))
+
+
+def test_stepping_inline_or_on_every_core_gives_the_same_steps():
+    inline = myriad.make_vec("CartPole-v1", 1500, seed=6, num_threads=1)
+    pooled = myriad.make_vec("CartPole-v1", 1500, seed=6, num_threads=0)
+    np.testing.assert_array_equal(inline.reset(seed=6)[0], pooled.reset(seed=6)[0])
+    rng = np.random.default_rng(2)
+    for _ in range(40):
+        actions = rng.integers(0, 2, size=1500)
+        for a, b in zip(inline.step(actions)[:4], pooled.step(actions)[:4]):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="num_threads=3"):
+        myriad.make_vec("CartPole-v1", 4, num_threads=3)
