@@ -136,7 +136,8 @@ impl HostEnvs {
         Ok(())
     }
 
-    fn step(&mut self, actions: &[f32]) -> Result<(), Error> {
+    /// Steps every env, checks the outputs' shapes and counts finished episodes; returns whether any ended.
+    fn step(&mut self, actions: &[f32]) -> Result<bool, Error> {
         self.batch.step(actions, &mut self.out)?;
         let n = self.num_envs();
         self.check_obs(&self.out.obs, "step")?;
@@ -166,7 +167,7 @@ impl HostEnvs {
             }
         }
         std::mem::swap(&mut self.obs, &mut self.out.obs);
-        Ok(())
+        Ok(ended)
     }
 
     /// Episodes finished since the last call: `[count, summed return, summed length]`.
@@ -186,10 +187,9 @@ impl Bridge {
     /// Steps host envs with env-space actions `[N, A]` and uploads the step in one buffer.
     pub(super) fn host_step(&self, envs: &mut HostEnvs, actions: Tensor<2>) -> Result<Step, Error> {
         let actions = self.to_vec(actions.reshape([-1]))?;
-        envs.step(&actions)?;
+        let ended = envs.step(&actions)?;
         let (n, d) = (envs.num_envs(), envs.spec.obs_dim());
         let out = &envs.out;
-        let ended = out.terminated.iter().zip(&out.truncated).any(|(a, b)| *a || *b);
         let mut values = Vec::with_capacity(2 * n * d + 3 * n);
         values.extend_from_slice(&envs.obs);
         values.extend_from_slice(if ended { &out.final_obs } else { &envs.obs });
