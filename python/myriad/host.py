@@ -115,6 +115,17 @@ class HostAdapter:
         return self._flat(obs), final, reward, terminated, truncated
 
 
+def _make_same_step(env_id: str, num_envs: int, kwargs: dict) -> gymnasium.vector.VectorEnv:
+    """``num_envs`` of Gymnasium's ``env_id`` in a ``SyncVectorEnv`` that autoresets in the ending step."""
+    return gymnasium.make_vec(
+        env_id,
+        num_envs=num_envs,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+        **kwargs,
+    )
+
+
 def _register(host_id: str, make) -> str:
     def factory(num_envs: int, seed: int, kwargs_json: str) -> HostAdapter:
         return HostAdapter(make(num_envs, json.loads(kwargs_json)))
@@ -132,16 +143,7 @@ def register_gymnasium_id(env_id: str) -> str:
     except gymnasium.error.Error as e:
         raise ValueError(f"{bare} is neither one of Myriad's envs nor in Gymnasium's registry: {e}") from None
 
-    def make(num_envs: int, kwargs: dict):
-        return gymnasium.make_vec(
-            bare,
-            num_envs=num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-            **kwargs,
-        )
-
-    return _register(GYMNASIUM_PREFIX + bare, make)
+    return _register(GYMNASIUM_PREFIX + bare, lambda num_envs, kwargs: _make_same_step(bare, num_envs, kwargs))
 
 
 def register_vector_env(env: gymnasium.vector.VectorEnv, name: str | None = None) -> str:
@@ -170,12 +172,6 @@ def register_vector_env(env: gymnasium.vector.VectorEnv, name: str | None = None
                 f"the VectorEnv {name} has no spec to make another batch from (evaluation and restore make envs of "
                 "their own): hand over an env made with gymnasium.make_vec, or a Gymnasium id"
             )
-        return gymnasium.make_vec(
-            spec.id,
-            num_envs=num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-            **(spec.kwargs or {}),
-        )
+        return _make_same_step(spec.id, num_envs, spec.kwargs or {})
 
     return _register(PYTHON_PREFIX + name, make)

@@ -220,7 +220,7 @@ def _env_id(env, overrides: list[str]) -> str | None:
         raise TypeError(f"env must be an env id or a gymnasium.vector.VectorEnv, not {type(env).__name__}")
     if env.startswith(host.GYMNASIUM_PREFIX):
         return host.register_gymnasium_id(env)
-    if env.startswith(host.PYTHON_PREFIX) or env.startswith("ALE/") or env.endswith("NoFrameskip-v4"):
+    if env.startswith(host.PYTHON_PREFIX) or _myriad.is_atari_id(env):
         return env
     if env not in list_envs():
         try:

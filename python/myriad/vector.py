@@ -70,7 +70,7 @@ class VectorEnv(GymVectorEnv):
         except TypeError as e:
             raise ValueError(f"env kwargs of {env_id} must be numbers, strings, booleans or lists of them: {e}") from None
         if num_threads is None:
-            atari = env_id.startswith("ALE/") or env_id.endswith("NoFrameskip-v4")
+            atari = _myriad.is_atari_id(env_id)
             # Batches up to INLINE_ENVS step on the calling thread: waking rayon's pool for one step of a few
             # thousand envs costs more than the step (see make_vec).
             num_threads = 0 if atari or backend != "cpu" or num_envs > INLINE_ENVS else 1

@@ -46,6 +46,12 @@ fn algorithms() -> Vec<(&'static str, &'static str, &'static str)> {
     myriad::algo::ALGORITHMS.iter().map(|a| (a.cli, a.name, a.summary)).collect()
 }
 
+/// Whether `id` names an Atari env (`ALE/<Game>-v5`, `<Game>NoFrameskip-v4`), built in or not.
+#[pyfunction]
+fn is_atari_id(id: &str) -> bool {
+    myriad::runners::is_atari_id(id)
+}
+
 /// Whether this build has the Atari games (feature `atari`).
 #[pyfunction]
 fn has_atari() -> bool {
@@ -57,6 +63,7 @@ fn _myriad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(envs_json, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms, m)?)?;
     m.add_function(wrap_pyfunction!(has_atari, m)?)?;
+    m.add_function(wrap_pyfunction!(is_atari_id, m)?)?;
     m.add_function(wrap_pyfunction!(trainer::checkpoint_info, m)?)?;
     m.add_function(wrap_pyfunction!(host::register_gymnasium_env, m)?)?;
     m.add_class::<vec_env::VecEnv>()?;
